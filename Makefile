@@ -49,7 +49,7 @@ bench:
 
 # Runs each fuzz target for FUZZTIME; the committed corpus runs in `make test`.
 fuzz:
-	$(GO) test ./internal/inventory -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/inventory -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 
 # etcd + kube-apiserver for envtest (cached in bin/, rebuilt only when pins change).
 tools:

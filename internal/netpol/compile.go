@@ -3,6 +3,7 @@ package netpol
 import (
 	"fmt"
 	"net/netip"
+	"strings"
 	"sync"
 
 	corev1 "k8s.io/api/core/v1"
@@ -185,6 +186,25 @@ func (ix *Index) compilePeer(cp *compiledPolicy, peer networkingv1.NetworkPolicy
 		}
 		c.ns = ns
 	}
+	// Peers spelling the same selectors (in the same namespace, when they
+	// have no namespaceSelector) select the same pods: share one, and with it
+	// the lazily computed members.
+	var key strings.Builder
+	if c.ns == nil {
+		key.WriteString("own\x00")
+		key.WriteString(c.ownNS.name)
+	} else {
+		key.WriteString("ns\x00")
+		key.WriteString(c.ns.selector.String())
+	}
+	key.WriteString("\x00")
+	if c.podSelector != nil {
+		key.WriteString(c.podSelector.String())
+	}
+	if shared, ok := ix.selectorPeers[key.String()]; ok {
+		return shared, nil
+	}
+	ix.selectorPeers[key.String()] = c
 	return c, nil
 }
 
@@ -250,7 +270,9 @@ func compileIPBlock(b *networkingv1.IPBlock) (*ipBlock, error) {
 }
 
 // parsePrefix parses a CIDR as the API server does, leading zeros included,
-// and drops host bits.
+// and drops host bits. An IPv4-mapped IPv6 CIDR (which older API servers
+// accepted) covering only mapped addresses, ::ffff:a.b.c.d/96+n, is the IPv4
+// prefix a.b.c.d/n, as Go's net.IPNet reads it.
 func parsePrefix(s string) (netip.Prefix, error) {
 	_, n, err := netutils.ParseCIDRSloppy(s)
 	if err != nil {
@@ -260,9 +282,18 @@ func parsePrefix(s string) (netip.Prefix, error) {
 	if !ok {
 		return netip.Prefix{}, fmt.Errorf("invalid CIDR %q", s)
 	}
-	ones, _ := n.Mask.Size()
-	addr = addr.Unmap()
-	return netip.PrefixFrom(addr, ones).Masked(), nil
+	ones, bits := n.Mask.Size()
+	if addr.Is4In6() && (bits == 32 || ones >= 96) {
+		addr = addr.Unmap()
+		if bits == 128 {
+			ones -= 96
+		}
+	}
+	p := netip.PrefixFrom(addr, ones).Masked()
+	if !p.IsValid() {
+		return netip.Prefix{}, fmt.Errorf("invalid CIDR %q", s)
+	}
+	return p, nil
 }
 
 // bitset is a fixed-size set of small integers.

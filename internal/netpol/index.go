@@ -30,6 +30,9 @@ type Index struct {
 	policies    []*compiledPolicy
 	byNamespace map[string][]*compiledPolicy
 	nsSelectors map[string]*nsSelector
+	// selectorPeers interns selector peers that select the same pods, so
+	// that their member bitsets are computed once.
+	selectorPeers map[string]*compiledPeer
 
 	// ipBoundaries are the addresses at which ipBlock membership can change.
 	ipBoundaries []addrBoundary
@@ -65,6 +68,8 @@ func NewIndex(namespaces []Namespace, workloads []*Workload, policies []*network
 		byWorkload:  make(map[*Workload]*identity, len(workloads)),
 		byNamespace: make(map[string][]*compiledPolicy),
 		nsSelectors: make(map[string]*nsSelector),
+
+		selectorPeers: make(map[string]*compiledPeer),
 	}
 	for _, ns := range namespaces {
 		ix.addNamespace(ns.Name, ns.Labels)

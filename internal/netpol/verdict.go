@@ -10,25 +10,35 @@ func (ix *Index) Verdict(src, dst Endpoint, protocol corev1.Protocol, port int32
 	if isSelf(src, dst) {
 		return true
 	}
-	return ix.sideAllows(Egress, src, dst, protocol, port) && ix.sideAllows(Ingress, src, dst, protocol, port)
+	// Each endpoint's identity is looked up once, not once per peer.
+	srcID, dstID := ix.podIdentity(src), ix.podIdentity(dst)
+	return ix.sideAllows(Egress, srcID, dstID, dst, dst, protocol, port) &&
+		ix.sideAllows(Ingress, dstID, srcID, src, dst, protocol, port)
 }
 
-// sideAllows evaluates one direction: egress at src or ingress at dst.
-func (ix *Index) sideAllows(dir Direction, src, dst Endpoint, protocol corev1.Protocol, port int32) bool {
-	subject, other := dst, src
-	if dir == Egress {
-		subject, other = src, dst
+// podIdentity is the identity of a pod endpoint, nil for an address or a
+// host-network pod (which policies neither isolate nor select).
+func (ix *Index) podIdentity(e Endpoint) *identity {
+	if !e.isPod() {
+		return nil
 	}
-	if !subject.isPod() {
+	return ix.identityOf(e.Workload)
+}
+
+// sideAllows evaluates one direction: egress at src or ingress at dst. The
+// subject is the side the policies apply to (nil: not a pod, so not
+// isolated), other the peer endpoint and otherID its identity.
+func (ix *Index) sideAllows(dir Direction, subjectID, otherID *identity, other, dst Endpoint, protocol corev1.Protocol, port int32) bool {
+	if subjectID == nil {
 		return true
 	}
-	pols := ix.identityOf(subject.Workload).policies(dir)
+	pols := subjectID.policies(dir)
 	if len(pols) == 0 {
 		return true
 	}
 	for _, p := range pols {
 		for _, r := range p.rules(dir) {
-			if r.portAllows(dst, protocol, port) && ix.peerMatches(r, other) {
+			if r.portAllows(dst, protocol, port) && ix.peerMatchesID(r, other, otherID) {
 				return true
 			}
 		}
@@ -61,10 +71,11 @@ func (ix *Index) sideConns(dir Direction, src, dst Endpoint) ConnSet {
 	if len(pols) == 0 {
 		return AllConns()
 	}
+	otherID := ix.podIdentity(other)
 	var out ConnSet
 	for _, p := range pols {
 		for _, r := range p.rules(dir) {
-			if ix.peerMatches(r, other) {
+			if ix.peerMatchesID(r, other, otherID) {
 				out = out.Union(r.conns(dst))
 			}
 		}
@@ -86,14 +97,18 @@ func (p *compiledPolicy) rules(dir Direction) []*compiledRule {
 	return p.ingressRules
 }
 
-// isSelf: traffic from a pod to itself is always allowed.
+// isSelf: traffic from a pod to itself is always allowed. Two endpoints of
+// one workload are the same pod only when their addresses say so, or when
+// the workload is a bare Pod; replicas talking to each other (etcd, Kafka
+// peers) are subject to policies like any other pair.
 func isSelf(src, dst Endpoint) bool {
 	if src.Workload == nil || src.Workload != dst.Workload {
 		return false
 	}
-	sa, sok := src.address()
-	da, dok := dst.address()
-	return sok == dok && sa == da
+	if src.Addr.IsValid() || dst.Addr.IsValid() {
+		return src.Addr == dst.Addr
+	}
+	return src.Workload.Kind == "Pod"
 }
 
 // peerMatches reports whether one of the rule's peers selects e.
@@ -101,26 +116,35 @@ func (ix *Index) peerMatches(r *compiledRule, e Endpoint) bool {
 	if r.allPeers {
 		return true
 	}
+	return ix.peerMatchesID(r, e, ix.podIdentity(e))
+}
+
+// peerMatchesID is peerMatches with e's identity (ix.podIdentity(e)) given.
+func (ix *Index) peerMatchesID(r *compiledRule, e Endpoint, id *identity) bool {
+	if r.allPeers {
+		return true
+	}
 	for _, p := range r.peers {
-		if ix.peerSelects(p, e) {
+		if ix.peerSelects(p, e, id) {
 			return true
 		}
 	}
 	return false
 }
 
-func (ix *Index) peerSelects(p *compiledPeer, e Endpoint) bool {
+// peerSelects reports whether peer p selects e, whose identity is id (nil
+// when e is not a pod).
+func (ix *Index) peerSelects(p *compiledPeer, e Endpoint, id *identity) bool {
 	if p.block != nil {
-		if e.isPod() && !ix.opts.IPBlockMatchesPods {
+		if id != nil && !ix.opts.IPBlockMatchesPods {
 			return false
 		}
 		a, ok := e.address()
 		return ok && p.block.contains(a)
 	}
-	if !e.isPod() {
+	if id == nil {
 		return false // selectors never select addresses or host-network pods
 	}
-	id := ix.identityOf(e.Workload)
 	if id.id < 0 {
 		return ix.peerSelectsIdentity(p, id)
 	}
