@@ -50,6 +50,8 @@ bench:
 # Runs each fuzz target for FUZZTIME; the committed corpus runs in `make test`.
 fuzz:
 	$(GO) test ./internal/inventory -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
+	$(GO) test ./internal/flow -run '^$$' -fuzz '^FuzzDecodeHubble$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
+	$(GO) test ./internal/flow -run '^$$' -fuzz '^FuzzDecodeNative$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 
 # etcd + kube-apiserver for envtest (cached in bin/, rebuilt only when pins change).
 tools:
