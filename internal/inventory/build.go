@@ -23,6 +23,7 @@ func (l *loader) build() *Inventory {
 
 	inv := &Inventory{}
 	inv.Workloads = l.buildWorkloads(objects)
+	inv.Pods = l.pods
 	for _, o := range objects {
 		switch obj := o.obj.(type) {
 		case *corev1.Service:
@@ -65,7 +66,17 @@ func buildNamespaces(objects []*object) []netpol.Namespace {
 
 // service keeps what analysis needs of a Service, defaults applied.
 func (l *loader) service(o *object, svc *corev1.Service) Service {
-	s := Service{
+	s, bad := normaliseService(svc)
+	for _, ip := range bad {
+		l.warn(o.doc.source, o.line(), o.ref(), "spec.clusterIP %q is not an IP address: ignored", short(ip))
+	}
+	return s
+}
+
+// normaliseService keeps what analysis needs of a Service, defaults
+// applied; bad are the cluster IPs that do not parse.
+func normaliseService(svc *corev1.Service) (s Service, bad []string) {
+	s = Service{
 		Namespace:    svc.Namespace,
 		Name:         svc.Name,
 		Type:         svc.Spec.Type,
@@ -88,7 +99,7 @@ func (l *loader) service(o *object, svc *corev1.Service) Service {
 		}
 		a, err := netip.ParseAddr(ip)
 		if err != nil || a.Zone() != "" {
-			l.warn(o.doc.source, o.line(), o.ref(), "spec.clusterIP %q is not an IP address: ignored", short(ip))
+			bad = append(bad, ip)
 			continue
 		}
 		if a = a.Unmap(); !slices.Contains(s.ClusterIPs, a) {
@@ -105,5 +116,5 @@ func (l *loader) service(o *object, svc *corev1.Service) Service {
 		}
 		s.Ports = append(s.Ports, sp)
 	}
-	return s
+	return s, bad
 }

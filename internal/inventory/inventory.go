@@ -1,9 +1,11 @@
 // Package inventory is the cluster view Redline analyses: namespaces,
 // workloads, services and NetworkPolicies.
 //
-// LoadFiles builds it from manifest files (what `redline analyze -f` reads);
-// later an informer-backed source will fill the same Inventory from a live
-// cluster.
+// LoadFiles builds it from manifest files (what `redline analyze -f` reads).
+// A Cluster (cluster.go) resolves flow peers to workloads, nodes, Services
+// and classified addresses; FromInventory builds one from an Inventory,
+// NewLiveCluster and Watch keep one up to date from the API server, and its
+// Snapshot is an Inventory built by the same rules.
 //
 // # What is read
 //
@@ -72,6 +74,9 @@ type Inventory struct {
 	Workloads []*netpol.Workload
 	// Services are sorted by namespace and name.
 	Services []Service
+	// Pods are the pods read, sorted by namespace and name, each with the
+	// workload it was folded into (a key of Workloads).
+	Pods []Pod
 	// Policies are sorted by namespace and name, namespace filled in. They
 	// are decoded strictly but not validated: the engine does that.
 	Policies []*networkingv1.NetworkPolicy
@@ -98,6 +103,21 @@ type Service struct {
 	// ExternalName is the DNS name of an ExternalName Service.
 	ExternalName string
 	Ports        []ServicePort
+}
+
+// Pod is a pod read and the workload it belongs to.
+type Pod struct {
+	Namespace string
+	Name      string
+	// WorkloadKind and WorkloadName name the workload of Workloads the pod
+	// was folded into (same namespace).
+	WorkloadKind string
+	WorkloadName string
+	// IPs are status.podIPs (else status.podIP); empty for pods that have
+	// finished, whose addresses are reused.
+	IPs         []netip.Addr
+	Node        string
+	HostNetwork bool
 }
 
 // ServicePort is one port of a Service, defaults applied.

@@ -103,6 +103,8 @@ type loader struct {
 	warnings []string
 	objects  []*object
 	seen     map[objectKey]*object
+	// pods are filled by buildWorkloads.
+	pods []Pod
 }
 
 func newLoader(opts LoadOptions) *loader {

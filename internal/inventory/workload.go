@@ -318,6 +318,8 @@ func (l *loader) buildWorkloads(objects []*object) []*netpol.Workload {
 		for _, a := range addrs {
 			b.ips[a] = true
 		}
+		l.pods = append(l.pods, Pod{Namespace: pod.Namespace, Name: pod.Name, WorkloadKind: key.kind, WorkloadName: key.name,
+			IPs: addrs, Node: pod.Spec.NodeName, HostNetwork: pod.Spec.HostNetwork})
 		for _, s := range bad {
 			l.warn(o.doc.source, o.line(), o.ref(), "status pod IP %q is not an IP address: ignored", short(s))
 		}
