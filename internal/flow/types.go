@@ -36,6 +36,9 @@ func (v Verdict) String() string {
 	return "UNKNOWN"
 }
 
+// MarshalText writes the verdict's name.
+func (v Verdict) MarshalText() ([]byte, error) { return []byte(v.String()), nil }
+
 // ParseVerdict maps Hubble's verdict names (and the native format's
 // lower-case ones) to a Verdict; unknown names give VerdictUnknown.
 func ParseVerdict(s string) Verdict {
@@ -68,6 +71,9 @@ func (p Protocol) String() string {
 	}
 	return "UNKNOWN"
 }
+
+// MarshalText writes the protocol's name.
+func (p Protocol) MarshalText() ([]byte, error) { return []byte(p.String()), nil }
 
 // ParseProtocol maps "TCP", "udp" ... to a Protocol.
 func ParseProtocol(s string) Protocol {
@@ -176,6 +182,21 @@ const (
 	EndpointAddress
 )
 
+func (k EndpointKind) String() string {
+	switch k {
+	case EndpointWorkload:
+		return "workload"
+	case EndpointNode:
+		return "node"
+	case EndpointAddress:
+		return "address"
+	}
+	return "unknown"
+}
+
+// MarshalText writes the kind's name.
+func (k EndpointKind) MarshalText() ([]byte, error) { return []byte(k.String()), nil }
+
 // AddrClass classifies an unresolved address.
 type AddrClass uint8
 
@@ -198,6 +219,9 @@ func (c AddrClass) String() string {
 	return "unknown"
 }
 
+// MarshalText writes the class's name.
+func (c AddrClass) MarshalText() ([]byte, error) { return []byte(c.String()), nil }
+
 // ParseAddrClass maps "internal", "external", "aliased", "unknown".
 func ParseAddrClass(s string) (AddrClass, bool) {
 	for i, n := range classNames {
@@ -210,15 +234,15 @@ func ParseAddrClass(s string) (AddrClass, bool) {
 
 // Endpoint is what a peer resolved to: the aggregation unit.
 type Endpoint struct {
-	Kind EndpointKind
+	Kind EndpointKind `json:"kind"`
 	// Workload (and Node: Name only).
-	Namespace    string
-	WorkloadKind string
-	Name         string
+	Namespace    string `json:"namespace,omitempty"`
+	WorkloadKind string `json:"workloadKind,omitempty"`
+	Name         string `json:"name,omitempty"`
 	// Address endpoints.
-	Addr  netip.Addr
-	Class AddrClass
-	Alias string
+	Addr  netip.Addr `json:"addr,omitzero"`
+	Class AddrClass  `json:"class,omitzero"`
+	Alias string     `json:"alias,omitempty"`
 }
 
 // WorkloadEndpoint builds a workload endpoint.
