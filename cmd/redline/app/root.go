@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 
 	"github.com/spf13/cobra"
 )
@@ -37,7 +38,7 @@ time when a policy change would cut live connections.`,
 	root.SetOut(streams.Out)
 	root.SetErr(streams.ErrOut)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(NewAnalyzeCommand(streams))
+	root.AddCommand(NewAnalyzeCommand(streams), NewIngestCommand(streams), NewTrafficCommand(streams), NewServeCommand(streams))
 	return root
 }
 
@@ -54,6 +55,11 @@ func Execute(ctx context.Context, args []string, streams IO) int {
 		return 1
 	}
 	return 0
+}
+
+// cliLogger keeps one-shot commands quiet: warnings and errors only.
+func cliLogger(streams IO) *slog.Logger {
+	return slog.New(slog.NewTextHandler(streams.ErrOut, &slog.HandlerOptions{Level: slog.LevelWarn}))
 }
 
 // usageError marks a bad command line (exit status 2, as flag errors).

@@ -1,0 +1,266 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	authenticationv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
+
+	"github.com/redline-dev/redline/internal/flow"
+	"github.com/redline-dev/redline/internal/kubeauth"
+	"github.com/redline-dev/redline/internal/store"
+)
+
+// One control plane per test binary, started by the first test that needs
+// it (the offline tests of this package do not pay for it).
+var controlPlane struct {
+	once sync.Once
+	env  *envtest.Environment
+	cfg  *rest.Config
+	err  error
+}
+
+func needAPIServer(t *testing.T) *rest.Config {
+	t.Helper()
+	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
+		t.Fatal("KUBEBUILDER_ASSETS not set: run `make test`, which builds etcd and kube-apiserver with hack/build-tools.sh")
+	}
+	controlPlane.once.Do(func() {
+		controlPlane.env = &envtest.Environment{}
+		controlPlane.cfg, controlPlane.err = controlPlane.env.Start()
+	})
+	if controlPlane.err != nil {
+		t.Fatalf("start envtest: %v", controlPlane.err)
+	}
+	return controlPlane.cfg
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if controlPlane.env != nil {
+		_ = controlPlane.env.Stop()
+	}
+	os.Exit(code)
+}
+
+// TestServeIngestsFlowsWithKubernetesAuth runs `redline serve` against a
+// real API server: a caller without a token gets 401, one without RBAC on
+// flows.redline.io 403, an authorised one gets its flows resolved against
+// the live pods and stored; SIGTERM (context end) flushes the store.
+func TestServeIngestsFlowsWithKubernetesAuth(t *testing.T) {
+	cfg := needAPIServer(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	client := kubernetes.NewForConfigOrDie(cfg)
+
+	for _, ns := range []string{"shop", "redline"} {
+		if _, err := client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, ip := range map[string]string{"frontend-1": "10.244.1.5", "cart-1": "10.244.2.7"} {
+		pod := &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: name, Labels: map[string]string{"app": strings.TrimSuffix(name, "-1")}},
+			Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "x"}}},
+		}
+		created, err := client.CoreV1().Pods("shop").Create(ctx, pod, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		created.Status.Phase = corev1.PodRunning
+		created.Status.PodIP = ip
+		created.Status.PodIPs = []corev1.PodIP{{IP: ip}}
+		created.Status.StartTime = &metav1.Time{Time: time.Now().Add(-time.Hour)}
+		if _, err := client.CoreV1().Pods("shop").UpdateStatus(ctx, created, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sender := serviceAccountToken(ctx, t, client, "redline", "flow-sender")
+	nobody := serviceAccountToken(ctx, t, client, "redline", "nobody")
+	grantFlowsCreate(ctx, t, client, "redline", "flow-sender")
+
+	dataDir := t.TempDir()
+	addrs := make(chan net.Addr, 1)
+	var stderr bytes.Buffer
+	o := &ServeOptions{
+		Namespace: "redline", DataDir: dataDir,
+		APIAddress: "127.0.0.1:0", MetricsAddress: "0", HealthAddress: "0",
+		MaxFlowBodyBytes: 1 << 20, Retention: store.DefaultRetention, FlushInterval: 100 * time.Millisecond,
+		SnapshotInterval: time.Minute,
+		streams:          IO{Out: &bytes.Buffer{}, ErrOut: &syncWriter{w: &stderr}},
+		onAPIListen:      func(a net.Addr) { addrs <- a },
+		restConfig:       cfg,
+	}
+	serveCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- o.Run(serveCtx) }()
+	var base string
+	select {
+	case a := <-addrs:
+		base = "https://" + a.String() + "/api/v1/flows"
+	case err := <-done:
+		t.Fatalf("serve stopped: %v\n%s", err, stderr.String())
+	case <-ctx.Done():
+		t.Fatal("serve did not start")
+	}
+
+	now := time.Now().UTC()
+	body := fmt.Sprintf(`{"time":%q,"src":"10.244.1.5","src_port":40001,"dst":"10.244.2.7","port":8080,"protocol":"TCP","verdict":"forwarded","observer":"node-1"}
+{"time":%q,"src":"10.244.1.5","src_port":40002,"dst":"10.244.2.7","port":8080,"protocol":"TCP","verdict":"dropped","observer":"node-1"}
+this line is garbage
+`, now.Add(-2*time.Minute).Format(time.RFC3339Nano), now.Add(-time.Minute).Format(time.RFC3339Nano))
+
+	httpc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	post := func(token string) (*http.Response, []byte) {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, base, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/x-ndjson")
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := httpc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var b bytes.Buffer
+		_, _ = b.ReadFrom(resp.Body)
+		return resp, b.Bytes()
+	}
+
+	if resp, b := post(""); resp.StatusCode != http.StatusUnauthorized || !strings.Contains(string(b), "kubectl create token") {
+		t.Errorf("no token: %d %s, want 401 telling how to get a token", resp.StatusCode, b)
+	}
+	if resp, b := post("not-a-token"); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("bad token: %d %s, want 401", resp.StatusCode, b)
+	}
+	if resp, b := post(nobody); resp.StatusCode != http.StatusForbidden || !strings.Contains(string(b), "create flows.redline.io") {
+		t.Errorf("token without RBAC: %d %s, want 403 naming the permission", resp.StatusCode, b)
+	}
+
+	// Authorised: 503 until the inventory has synced, then accepted.
+	var got struct {
+		Recorded, Errors int
+		FirstErrors      []struct{ Line int }
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, b := post(sender)
+		if resp.StatusCode == http.StatusOK {
+			if err := json.Unmarshal(b, &got); err != nil {
+				t.Fatalf("response: %v\n%s", err, b)
+			}
+			break
+		}
+		if resp.StatusCode != http.StatusServiceUnavailable || time.Now().After(deadline) {
+			t.Fatalf("authorised post: %d %s", resp.StatusCode, b)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if got.Recorded != 2 || got.Errors != 1 || len(got.FirstErrors) != 1 || got.FirstErrors[0].Line != 3 {
+		t.Errorf("response %+v: want 2 recorded, line 3 rejected", got)
+	}
+	if n := counterValue(t, "redline_flows_ingested_total", map[string]string{"source": "native", "result": "recorded"}); n < 2 {
+		t.Errorf("redline_flows_ingested_total{source=native,result=recorded} = %v, want ≥ 2", n)
+	}
+
+	stop() // as SIGTERM does
+	if err := <-done; err != nil {
+		t.Fatalf("serve: %v\n%s", err, stderr.String())
+	}
+	st, err := store.Open(ctx, store.Options{Dir: dataDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	_, egress, err := st.WorkloadEdges(ctx, flow.WorkloadEndpoint("shop", "Pod", "frontend-1"), now.Add(-time.Hour), now.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(egress) != 1 || egress[0].Dst != flow.WorkloadEndpoint("shop", "Pod", "cart-1") || egress[0].Port != 8080 ||
+		egress[0].Count != 2 || egress[0].Verdicts[flow.VerdictDropped] != 1 {
+		t.Errorf("stored egress of shop/frontend-1 = %+v, want 2 connections to shop/cart-1 TCP 8080, one dropped", egress)
+	}
+}
+
+func serviceAccountToken(ctx context.Context, t *testing.T, client kubernetes.Interface, ns, name string) string {
+	t.Helper()
+	if _, err := client.CoreV1().ServiceAccounts(ns).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	tr, err := client.CoreV1().ServiceAccounts(ns).CreateToken(ctx, name, &authenticationv1.TokenRequest{}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatalf("token for %s/%s: %v", ns, name, err)
+	}
+	return tr.Status.Token
+}
+
+func grantFlowsCreate(ctx context.Context, t *testing.T, client kubernetes.Interface, ns, sa string) {
+	t.Helper()
+	role := &rbacv1.ClusterRole{
+		ObjectMeta: metav1.ObjectMeta{Name: "redline-flow-sender"},
+		Rules:      []rbacv1.PolicyRule{{APIGroups: []string{kubeauth.Group}, Resources: []string{"flows"}, Verbs: []string{"create"}}},
+	}
+	if _, err := client.RbacV1().ClusterRoles().Create(ctx, role, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	binding := &rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: "redline-flow-sender"},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role.Name},
+		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Namespace: ns, Name: sa}},
+	}
+	if _, err := client.RbacV1().ClusterRoleBindings().Create(ctx, binding, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func counterValue(t *testing.T, name string, labels map[string]string) float64 {
+	t.Helper()
+	families, err := ctrlmetrics.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
+		}
+	next:
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if v, ok := labels[l.GetName()]; ok && v != l.GetValue() {
+					continue next
+				}
+			}
+			return m.GetCounter().GetValue()
+		}
+	}
+	return 0
+}
+
+// syncWriter lets the server's goroutines log into one buffer.
+type syncWriter struct {
+	mu sync.Mutex
+	w  *bytes.Buffer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
+}
