@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -13,6 +15,8 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/redline-dev/redline/internal/flow"
+	"github.com/redline-dev/redline/internal/inventory"
+	"github.com/redline-dev/redline/internal/netpol"
 	"github.com/redline-dev/redline/internal/store"
 	"github.com/redline-dev/redline/internal/traffic"
 )
@@ -164,6 +168,19 @@ type TrafficReport struct {
 
 // Run queries the store and prints the view.
 func (o *TrafficOptions) Run(ctx context.Context) error {
+	var cluster *inventory.Cluster
+	if len(o.Cluster.Manifests) > 0 || o.Cluster.ConfigFile != "" {
+		inv, c, err := o.Cluster.Load(ctx, o.streams)
+		if err != nil {
+			return err
+		}
+		cluster = c
+		if o.Workload != "" && len(o.Cluster.Manifests) > 0 && !slices.ContainsFunc(inv.Workloads, func(w *netpol.Workload) bool {
+			return w.Namespace == o.workload.Namespace && w.Kind == o.workload.WorkloadKind && w.Name == o.workload.Name
+		}) {
+			fmt.Fprintf(o.streams.ErrOut, "warning: %s is not in the manifests (deleted?): showing its stored traffic\n", o.workload)
+		}
+	}
 	st, err := store.Open(ctx, store.Options{Dir: o.DataDir, Logger: cliLogger(o.streams)})
 	if err != nil {
 		return err
@@ -210,10 +227,46 @@ func (o *TrafficOptions) Run(ctx context.Context) error {
 			rep.Unresolved = append(rep.Unresolved, a)
 		}
 	}
+	if cluster != nil {
+		reclassify(&rep, cluster.Classifier())
+	}
 	if o.Output == "json" {
 		return writeJSON(o.streams.Out, rep)
 	}
 	return writeTrafficText(o.streams.Out, rep, now)
+}
+
+// reclassify applies the current configuration to stored addresses: an
+// alias added after the traffic was recorded shows, and an address stored as
+// unknown gets the class the configuration now gives it.
+func reclassify(rep *TrafficReport, c *inventory.Classifier) {
+	apply := func(a netip.Addr, class *flow.AddrClass, alias *string) {
+		cls, name := c.Classify(a, inventory.AddrFacts{})
+		if cls == flow.ClassAliased || *class == flow.ClassUnknown {
+			*class, *alias = cls, name
+		}
+	}
+	for i := range rep.Unresolved {
+		u := &rep.Unresolved[i]
+		apply(u.Addr, &u.Class, &u.Alias)
+	}
+	if rep.Workload != nil {
+		for _, rows := range [][]traffic.Row{rep.Workload.Ingress, rep.Workload.Egress} {
+			for i := range rows {
+				r := &rows[i]
+				if r.Kind != "Address" {
+					continue
+				}
+				a, err := netip.ParseAddr(r.Peer)
+				if err != nil {
+					continue
+				}
+				class, _ := flow.ParseAddrClass(r.Class)
+				apply(a, &class, &r.Alias)
+				r.Class = class.String()
+			}
+		}
+	}
 }
 
 func hasPeer(a store.AddressSummary, match func(flow.Endpoint) bool) bool {
@@ -269,6 +322,10 @@ func writeTrafficText(w io.Writer, rep TrafficReport, now time.Time) error {
 		}
 	default:
 		section("NAMESPACES")
+		if len(rep.Namespaces) == 0 {
+			fmt.Fprintln(tw, "  (no traffic observed in the window)")
+			break
+		}
 		fmt.Fprintln(tw, "  NAMESPACE\tWORKLOADS\tEDGES IN\tEDGES OUT\tCONNECTIONS\tDROPPED\tUNRESOLVED PEERS")
 		for _, n := range rep.Namespaces {
 			fmt.Fprintf(tw, "  %s\t%d\t%d\t%d\t%s\t%s\t%d\n", n.Namespace, n.Workloads, n.EdgesIn, n.EdgesOut, traffic.Count(n.Connections), traffic.Count(n.Dropped), n.UnresolvedPeers)
