@@ -1,0 +1,226 @@
+package impact
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/redline-dev/redline/internal/flow"
+	"github.com/redline-dev/redline/internal/netpol"
+)
+
+// class is what a change does to a connection.
+type class uint8
+
+const (
+	unchanged class = iota // allowed before and after
+	turnsRed
+	turnsGreen
+	staysRed
+)
+
+func classify(before, after bool) class {
+	switch {
+	case before && !after:
+		return turnsRed
+	case !before && after:
+		return turnsGreen
+	case !before && !after:
+		return staysRed
+	}
+	return unchanged
+}
+
+// explainers explain a connection under the current and the proposed set.
+type explainers struct {
+	current, proposed func(p *pair) netpol.Explanation
+}
+
+// rank orders judged connections: most connections first, then by names.
+type rank struct {
+	count uint64
+	i     int32
+}
+
+// report fills the totals and connection lists of imp from the judged
+// pairs, each list sorted and cut to MaxConnections, the first
+// MaxExplained of each explained.
+func (a *Analyzer) report(imp *Impact, pairs []pair, classes []class, ex explainers) {
+	var ranks [4][]rank
+	var sizes [4]int
+	for _, c := range classes {
+		sizes[c]++
+	}
+	for c := turnsRed; c <= staysRed; c++ {
+		ranks[c] = make([]rank, 0, sizes[c])
+	}
+	totals := [4]*Total{nil, &imp.Totals.TurnsRed, &imp.Totals.TurnsGreen, &imp.Totals.StaysRed}
+	for i, c := range classes {
+		if c == unchanged {
+			continue
+		}
+		n := pairs[i].edge.Count
+		ranks[c] = append(ranks[c], rank{count: n, i: int32(i)})
+		totals[c].Connections++
+		totals[c].Count += n
+	}
+	order := func(x, y rank) int {
+		if x.count != y.count {
+			return cmp.Compare(y.count, x.count)
+		}
+		return comparePairs(&pairs[x.i], &pairs[y.i])
+	}
+	lists := [4]*[]Connection{nil, &imp.TurnsRed, &imp.TurnsGreen, &imp.StaysRed}
+	for c := turnsRed; c <= staysRed; c++ {
+		rs := ranks[c]
+		if len(rs) == 0 {
+			continue
+		}
+		if limit := a.opts.MaxConnections; limit > 0 && len(rs) > limit {
+			selectFirst(rs, limit, order)
+			rs = rs[:limit]
+		}
+		slices.SortFunc(rs, order)
+		out := make([]Connection, len(rs))
+		for n, r := range rs {
+			p := &pairs[r.i]
+			out[n] = p.connection()
+			if a.opts.MaxExplained < 0 || n < a.opts.MaxExplained {
+				explain := ex.proposed
+				if c == turnsGreen {
+					explain = ex.current
+				}
+				e := explain(p)
+				rename(&e, out[n].Src, out[n].Dst)
+				out[n].Explanation = &e
+			}
+		}
+		*lists[c] = out
+	}
+}
+
+// selectFirst reorders rs so that its first k elements are the k first
+// in order (in no particular order among themselves): quickselect.
+func selectFirst(rs []rank, k int, order func(x, y rank) int) {
+	lo, hi, t := 0, len(rs)-1, k-1
+	for lo < hi {
+		mid := lo + (hi-lo)/2
+		if order(rs[mid], rs[lo]) < 0 {
+			rs[mid], rs[lo] = rs[lo], rs[mid]
+		}
+		if order(rs[hi], rs[lo]) < 0 {
+			rs[hi], rs[lo] = rs[lo], rs[hi]
+		}
+		if order(rs[hi], rs[mid]) < 0 {
+			rs[hi], rs[mid] = rs[mid], rs[hi]
+		}
+		pivot := rs[mid]
+		i, j := lo, hi
+		for i <= j {
+			for order(rs[i], pivot) < 0 {
+				i++
+			}
+			for order(rs[j], pivot) > 0 {
+				j--
+			}
+			if i <= j {
+				rs[i], rs[j] = rs[j], rs[i]
+				i++
+				j--
+			}
+		}
+		switch {
+		case t <= j:
+			hi = j
+		case t >= i:
+			lo = i
+		default:
+			return
+		}
+	}
+}
+
+func (p *pair) connection() Connection {
+	e := p.edge
+	return Connection{
+		Src: *p.srcName, Dst: *p.dstName,
+		Protocol: e.Protocol, Port: e.Port,
+		Count: e.Count, LastSeen: e.LastSeen,
+		ObservedDropped: e.Verdicts[flow.VerdictDropped],
+		Service:         serviceOf(p),
+		Expanded:        p.expanded,
+	}
+}
+
+// serviceOf is the Service the connection went through: the edge's, or
+// the Service endpoint it was expanded from.
+func serviceOf(p *pair) *flow.ServiceRef {
+	if p.edge.Service != nil || !p.expanded {
+		return p.edge.Service
+	}
+	ep := &p.edge.Dst
+	if ep.WorkloadKind != ServiceKind {
+		ep = &p.edge.Src
+	}
+	return &flow.ServiceRef{Namespace: ep.Namespace, Name: ep.Name}
+}
+
+// comparePairs orders by source, destination, protocol and port.
+func comparePairs(a, b *pair) int {
+	if c := compareEndpoints(a.srcName, b.srcName); c != 0 {
+		return c
+	}
+	return cmp.Or(
+		compareEndpoints(a.dstName, b.dstName),
+		cmp.Compare(a.edge.Protocol, b.edge.Protocol),
+		cmp.Compare(a.edge.Port, b.edge.Port),
+	)
+}
+
+// rename puts the flow names of the endpoints into an explanation (a node
+// is a stand-in workload to the engine).
+func rename(e *netpol.Explanation, src, dst flow.Endpoint) {
+	s, d := src.String(), dst.String()
+	e.Src, e.Dst = s, d
+	e.Egress.Endpoint, e.Ingress.Endpoint = s, d
+	if src.Kind == flow.EndpointNode {
+		e.Egress.Reason = "a node: no policy applies"
+	}
+	if dst.Kind == flow.EndpointNode {
+		e.Ingress.Reason = "a node: no policy applies"
+	}
+	for _, side := range []*netpol.Side{&e.Egress, &e.Ingress} {
+		for i := range side.Rules {
+			for _, ep := range []flow.Endpoint{src, dst} {
+				if ep.Kind == flow.EndpointNode {
+					side.Rules[i].Reason = strings.ReplaceAll(side.Rules[i].Reason, "/"+ep.Name+"["+nodeKind+"]", ep.String())
+				}
+			}
+		}
+	}
+}
+
+// unknownReason words the "impact unknown" answer.
+func unknownReason(what string, window time.Duration) string {
+	return fmt.Sprintf("no traffic observed for %s in the last %s: impact unknown", what, formatWindow(window))
+}
+
+// formatWindow renders whole days as "7d".
+func formatWindow(d time.Duration) string {
+	const day = 24 * time.Hour
+	if d > 0 && d%day == 0 {
+		return fmt.Sprintf("%dd", d/day)
+	}
+	return d.String()
+}
+
+// listNames shortens a long list of names for a message.
+func listNames(names []string) string {
+	const max = 5
+	if len(names) <= max {
+		return strings.Join(names, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(names[:max], ", "), len(names)-max)
+}
