@@ -38,7 +38,7 @@ time when a policy change would cut live connections.`,
 	root.SetOut(streams.Out)
 	root.SetErr(streams.ErrOut)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(NewAnalyzeCommand(streams), NewIngestCommand(streams), NewTrafficCommand(streams), NewServeCommand(streams))
+	root.AddCommand(NewAnalyzeCommand(streams), NewIngestCommand(streams), NewTrafficCommand(streams), NewServeCommand(streams), NewWhatIfCommand(streams))
 	return root
 }
 
@@ -49,8 +49,11 @@ func Execute(ctx context.Context, args []string, streams IO) int {
 	if err := root.ExecuteContext(ctx); err != nil {
 		fmt.Fprintf(streams.ErrOut, "error: %v\n", err)
 		var ue usageError
-		if errors.As(err, &ue) {
+		switch {
+		case errors.As(err, &ue):
 			return 2
+		case errors.Is(err, ErrTurnsRed):
+			return 3
 		}
 		return 1
 	}
