@@ -18,7 +18,7 @@ type shard struct {
 	// m maps an egress key body (src | hour | dst | proto | port) to its
 	// bucket. Buckets stay while their hour is open so that flushes write
 	// absolute values without reading the store back.
-	m map[string]*entry
+	m map[edgeBody]*entry
 	// dirty lists the buckets changed since the last flush took them.
 	dirty []*entry
 	_     [64]byte // keep shards' locks on separate cache lines
@@ -28,10 +28,9 @@ type shard struct {
 // absolute values once loaded is set: a flush writes them over the stored
 // value.
 type entry struct {
-	key    string // egress key body
-	srcLen int32  // length of the src encoding in key
-	hour   uint32
-	shard  uint8
+	key   edgeBody // egress key body
+	hour  uint32
+	shard uint8
 	// dirty: changed since its value was last taken by a flush (and listed
 	// in its shard's dirty slice).
 	dirty bool
@@ -50,6 +49,23 @@ type entry struct {
 // MaxResidentEdges buckets are in memory, a Record of a new bucket waits
 // for a flush to free room: backpressure rather than loss.
 func (s *Store) Record(key flow.EdgeKey, at time.Time, verdict flow.Verdict, svc *flow.ServiceRef, names []string) {
+	s.record(&key, at, verdict, true, svc, names)
+}
+
+// RecordVerdict notes that a connection already counted by Record was
+// reported again with verdict (a more severe one, seen at another node:
+// FORWARDED at the source, DROPPED by ingress policy at the destination).
+// It adds one to the bucket's Verdicts[verdict] without counting the
+// connection again: Count is unchanged, first and last seen only widen to
+// include at. Verdicts therefore count per-record verdicts, and their sum
+// may exceed Count. Like Record, it only touches memory, ignores flows
+// older than the retention and applies backpressure.
+func (s *Store) RecordVerdict(key flow.EdgeKey, at time.Time, verdict flow.Verdict) {
+	s.record(&key, at, verdict, false, nil, nil)
+}
+
+// record is Record (counted) or RecordVerdict (!counted).
+func (s *Store) record(key *flow.EdgeKey, at time.Time, verdict flow.Verdict, counted bool, svc *flow.ServiceRef, names []string) {
 	if s.closing.Load() {
 		s.metrics.droppedClosed.Inc()
 		return
@@ -67,14 +83,23 @@ func (s *Store) Record(key flow.EdgeKey, at time.Time, verdict flow.Verdict, svc
 		verdict = flow.VerdictUnknown
 	}
 	// The encoding reads only the fields that identify an endpoint of its
-	// kind (see canonicalEndpoint): equal encodings, same bucket.
-	var buf [160]byte
-	b, srcLen := appendEdgeKey(buf[:0], &key, hour)
-	si := uint8(maphash.Bytes(s.seed, b) % numShards)
+	// kind (see canonicalEndpoint): equal encodings, same ref, same bucket.
+	var buf [192]byte
+	b := appendEndpoint(buf[:0], key.Src)
+	n := len(b)
+	b = appendEndpoint(b, key.Dst)
+	src, dst, err := s.dict.resolve2(b[:n], b[n:])
+	if err != nil {
+		s.log.Error("flow not recorded", "err", err)
+		s.metrics.droppedDict.Inc()
+		return
+	}
+	k := makeEdgeBody(src, hour, dst, key.Protocol, key.Port)
+	si := uint8(maphash.Bytes(s.seed, k[:]) % numShards)
 	sh := &s.shards[si]
 
 	sh.mu.Lock()
-	e := sh.m[string(b)]
+	e := sh.m[k]
 	for e == nil && s.resident.Load() >= int64(s.opts.MaxResidentEdges) {
 		// Memory is full: wait for a flush to free room (backpressure).
 		sh.mu.Unlock()
@@ -83,15 +108,18 @@ func (s *Store) Record(key flow.EdgeKey, at time.Time, verdict flow.Verdict, svc
 			return
 		}
 		sh.mu.Lock()
-		e = sh.m[string(b)]
+		e = sh.m[k]
 	}
 	if e == nil {
-		k := string(b)
-		e = &entry{key: k, srcLen: int32(srcLen), hour: hour, shard: si}
+		e = &entry{key: k, hour: hour, shard: si}
 		sh.m[k] = e
 		s.resident.Add(1)
 	}
-	e.add(t, verdict, svc, names)
+	if counted {
+		e.add(t, verdict, svc, names)
+	} else {
+		e.addVerdict(t, verdict)
+	}
 	newlyDirty := !e.dirty
 	if newlyDirty {
 		e.dirty = true
@@ -128,14 +156,8 @@ func (s *Store) kickFlush() {
 }
 
 func (e *entry) add(t int64, v flow.Verdict, svc *flow.ServiceRef, names []string) {
-	if e.count == 0 {
-		e.first, e.last = t, t
-	} else {
-		e.first = min(e.first, t)
-		e.last = max(e.last, t)
-	}
+	e.addVerdict(t, v)
 	e.count++
-	e.verdicts[v]++
 	if svc != nil && (!e.hasSvc || t >= e.svcAt) {
 		if !e.hasSvc || e.svc != *svc {
 			e.svc = flow.ServiceRef{Namespace: clone(svc.Namespace), Name: clone(svc.Name)}
@@ -146,6 +168,17 @@ func (e *entry) add(t int64, v flow.Verdict, svc *flow.ServiceRef, names []strin
 	for _, n := range names {
 		e.addName(n)
 	}
+}
+
+// addVerdict counts verdict v at t without counting a connection.
+func (e *entry) addVerdict(t int64, v flow.Verdict) {
+	if e.empty() {
+		e.first, e.last = t, t
+	} else {
+		e.first = min(e.first, t)
+		e.last = max(e.last, t)
+	}
+	e.verdicts[v]++
 }
 
 func clone(s string) string {

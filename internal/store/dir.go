@@ -15,7 +15,7 @@ import (
 // SchemaVersion is the on-disk layout this package reads and writes (keys,
 // values, marker). A store written with another version is refused with
 // ErrIncompatibleSchema.
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 // MarkerFile names the file that says a directory is a Redline store. It is
 // written (atomically) before Badger touches a new directory.

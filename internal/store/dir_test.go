@@ -109,7 +109,12 @@ func TestOpenRefusesForeignDirectories(t *testing.T) {
 			redlineStore(t, filepath.Join(dir, "data"))
 			writeFile(t, filepath.Join(dir, "data", store.MarkerFile), "redline edge store\nschema 99\n")
 			return filepath.Join(dir, "data")
-		}, store.ErrIncompatibleSchema, "schema 99, this Redline reads schema 1"},
+		}, store.ErrIncompatibleSchema, "schema 99, this Redline reads schema 2"},
+		{"schema 1 (endpoint encodings in keys)", func(t *testing.T, dir string) string {
+			redlineStore(t, filepath.Join(dir, "data"))
+			writeFile(t, filepath.Join(dir, "data", store.MarkerFile), "redline edge store\nschema 1\n")
+			return filepath.Join(dir, "data")
+		}, store.ErrIncompatibleSchema, "schema 1, this Redline reads schema 2"},
 		{"an unreadable schema line", func(t *testing.T, dir string) string {
 			redlineStore(t, filepath.Join(dir, "data"))
 			writeFile(t, filepath.Join(dir, "data", store.MarkerFile), "redline edge store\nschema one\n")
@@ -162,7 +167,7 @@ func TestOpenCreatesOrReusesRedlineDirectories(t *testing.T) {
 				t.Fatal(err)
 			}
 			b, err := os.ReadFile(filepath.Join(dir, store.MarkerFile))
-			if err != nil || string(b) != "redline edge store\nschema 1\n" {
+			if err != nil || string(b) != "redline edge store\nschema 2\n" {
 				t.Errorf("marker = %q, %v", b, err)
 			}
 			if _, err := os.Stat(filepath.Join(dir, "."+store.MarkerFile+".tmp")); err == nil {

@@ -19,6 +19,19 @@
 // syncs: a kill -9 or a power loss loses at most the last interval, and
 // Badger replays its write-ahead log on the next Open.
 //
+// # Verdicts
+//
+// Record counts a connection once, with the verdict of the record that
+// counted it; RecordVerdict adds a verdict to a connection already counted
+// when another node reports it with a more severe one (FORWARDED at the
+// source node, DROPPED by ingress policy at the destination node): it
+// increments Verdicts[verdict] and leaves Count alone, only widening first
+// and last seen to its time. Verdicts therefore count per-record verdicts,
+// and sum(Verdicts) may exceed Count. A connection is "red" (observed
+// dropped) when Verdicts[DROPPED] > 0. A bucket may hold verdicts and a
+// zero Count (the report came in the hour after the connection's): it is
+// an edge like any other in queries of its hour.
+//
 // # Data directory
 //
 // Open inspects the directory before Badger touches it: missing or empty,
@@ -30,11 +43,18 @@
 //
 // # Keys
 //
-// Keys are binary and order-preserving. An endpoint is encoded
-// prefix-free, so family|endpoint selects exactly that endpoint's keys:
+// Keys are binary and order-preserving. Edge keys name their endpoints by
+// ref, 8 bytes, through an endpoint dictionary (schema 2; schema 1 put the
+// endpoint encodings in the keys, three times longer). An endpoint
+// encoding is prefix-free:
 //
 //	workload, node: kind(1) | uvarint len | namespace | uvarint len | workload kind | uvarint len | name
 //	address:        kind(3) | family (0, 4, 6) | 16 address bytes | class | uvarint len | alias
+//
+// A ref is group (uint32 BE) | member (uint32 BE, from 1). A workload's
+// group is its namespace's (numbered from 256 as namespaces appear), any
+// other endpoint's group is its kind (all addresses: 3), so a namespace's
+// workloads, or all addresses, share a 4-byte key prefix.
 //
 // The families (first byte):
 //
@@ -43,18 +63,34 @@
 //	O | src | day (uint32 BE, days since the epoch) | dst | proto | port                      egress, day rollups
 //	I | dst | day | src | proto | port                                                       ingress day rollups
 //	r | day                                                                                  day rolled up (marker)
-//	w | endpoint                                                                             workload label snapshot
+//	d | ref                                                                                  endpoint dictionary: the endpoint's encoding
+//	w | endpoint encoding                                                                    workload label snapshot
 //
-// The value is stored under both the egress and the ingress key:
-// duplicating a value of about 20 bytes costs less than a second lookup
-// per ingress row. Since the hour follows the endpoint, one workload's
-// edges over [from, to) are one contiguous range per family; a namespace,
-// or all addresses, is a prefix read with one seek per endpoint over the
-// hours outside the window.
+// Every edge key is 24 bytes. The value is stored under both the egress
+// and the ingress key: duplicating a value of about 20 bytes costs less
+// than a second lookup per ingress row. Since the hour follows the
+// endpoint, one workload's edges over [from, to) are one contiguous range
+// per family; a namespace, or all addresses, is a prefix read with one
+// seek per endpoint over the hours outside the window.
+//
+// # Endpoint dictionary
+//
+// The dictionary (d | ref → encoding) is loaded whole into memory at Open
+// (about 200 bytes per endpoint). Record resolves both endpoints of a flow
+// through it; an endpoint seen for the first time gets the next member of
+// its group. The next flush writes the entries allocated since the last
+// one before the edge keys naming them, in the same batch: Badger replays
+// a prefix of the committed transactions after a crash, so no stored key
+// names an unknown ref. Results list endpoints in encoding order; the
+// dictionary keeps a rank per entry (recomputed after new endpoints, at
+// most once a minute unless many are new) so that queries sort by number,
+// and compares encodings for entries not ranked yet. Entries are not
+// removed when their edges expire: the dictionary grows with the distinct
+// endpoints ever seen.
 //
 // # Values
 //
-// An edge value (schema 1) is
+// An edge value (value version 1, unchanged in schema 2) is
 //
 //	version(1) | uvarint count | varint first seen (Unix ns) | uvarint last-first (ns) |
 //	uvarint verdict bitmap | uvarint count per verdict set | flags (bit 0: service) |
@@ -95,10 +131,21 @@
 // # Badger tuning
 //
 // For a bounded resident size (see badgerOptions): three memtables of
-// MemoryBudget/12 (16 MiB by default), 2 MiB tables at every level, no
+// MemoryBudget/24 (8 MiB by default: a memtable costs its arena plus about
+// twice its size in the table builder that flushes it, all on the Go
+// heap; 16 MiB ones cost about 35 MB more resident memory in
+// BenchmarkServingRSS), 2 MiB tables at every level, no
 // block compression (blocks are read in place from the memory-mapped
 // tables, so there is no decompressed copy and no block cache; Snappy
 // halved the files but cost more anonymous memory than it saved), an
-// index cache of MemoryBudget/4, 64 MiB value-log files, two compactors,
-// Badger's metrics and conflict detection off.
+// index cache of MemoryBudget/4 (Badger uses it only for encrypted
+// tables), 64 MiB value-log files, two compactors, Badger's metrics and
+// conflict detection off.
+//
+// Badger v4 always memory-maps its tables (v2's table loading modes are
+// gone), so the table pages a process reads count in its resident size
+// (RssFile) until the kernel reclaims them: queries that read the whole
+// store (NamespaceSummaries) touch every table. Those pages are clean page
+// cache, dropped under memory pressure; the compact keys of schema 2 make
+// the tables about 30% smaller than schema 1's.
 package store

@@ -2,6 +2,10 @@ package store
 
 import (
 	"bytes"
+	"cmp"
+	"context"
+	"fmt"
+	"log/slog"
 	"net/netip"
 	"reflect"
 	"slices"
@@ -65,35 +69,91 @@ func TestCanonicalEndpoint(t *testing.T) {
 }
 
 func TestEdgeKeyLayout(t *testing.T) {
-	src, dst := testEndpoints[0], testEndpoints[8]
-	k := flow.EdgeKey{Src: src, Dst: dst, Protocol: flow.ProtocolUDP, Port: 53}
-	body, srcLen := appendEdgeKey(nil, &k, 123456)
-	p, err := parseEdgeKey(body)
+	src, dst := makeRef(firstNamespaceGroup, 7), makeRef(groupAddresses, 1<<31)
+	body := makeEdgeBody(src, 123456, dst, flow.ProtocolUDP, 53)
+	p, err := parseEdgeKey(body[:])
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Equal(p.self, appendEndpoint(nil, src)) || p.hour != 123456 || !bytes.Equal(p.peer, appendEndpoint(nil, dst)) ||
-		p.proto != flow.ProtocolUDP || p.port != 53 {
+	if p.self != src || p.hour != 123456 || p.peer != dst || p.proto != flow.ProtocolUDP || p.port != 53 ||
+		refAt(p.rest[:]) != dst {
 		t.Errorf("egress key parts = %+v", p)
 	}
-	in, err := swapToIngress(nil, body, srcLen)
+	in := body.swapped()
+	q, err := parseEdgeKey(in[:])
 	if err != nil {
 		t.Fatal(err)
 	}
-	q, err := parseEdgeKey(in)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(q.self, p.peer) || !bytes.Equal(q.peer, p.self) || q.hour != p.hour || q.port != 53 {
+	if q.self != p.peer || q.peer != p.self || q.hour != p.hour || q.port != 53 || in.swapped() != body {
 		t.Errorf("ingress key parts = %+v", q)
 	}
-	// Hours sort within an endpoint, and every key of the endpoint sorts
-	// before afterEndpoint.
-	prefix := endpointKeyPrefix(famEgress, src)
-	k2, _ := appendEdgeKey([]byte{famEgress}, &k, maxHour)
-	k1, _ := appendEdgeKey([]byte{famEgress}, &k, 7)
+	if b := bodyWithBucket(q.self, 123456, &q.rest); b != in {
+		t.Errorf("bodyWithBucket = %x, want %x", b, in)
+	}
+	// Hours sort within an endpoint, every key of the endpoint sorts
+	// before afterEndpoint, and a group prefix holds its endpoints.
+	prefix := refKeyPrefix(famEgress, src)
+	k1b, k2b := makeEdgeBody(src, 7, dst, flow.ProtocolUDP, 53), makeEdgeBody(src, maxHour, dst, flow.ProtocolUDP, 53)
+	k1, k2 := k1b.appendKey(nil, famEgress), k2b.appendKey(nil, famEgress)
 	if bytes.Compare(k1, k2) >= 0 || bytes.Compare(k2, afterEndpoint(prefix)) >= 0 || bytes.Compare(withHour(prefix, 7), k1) > 0 {
 		t.Error("keys do not sort by hour within an endpoint")
+	}
+	if !bytes.HasPrefix(k1, groupKeyPrefix(famEgress, firstNamespaceGroup)) || !bytes.HasPrefix(k1, prefix) || len(k1) != edgeKeyLen {
+		t.Errorf("key %x lacks its group or endpoint prefix", k1)
+	}
+	if _, err := parseEdgeKey(k1); err == nil {
+		t.Error("a key with its family byte parsed as a body")
+	}
+}
+
+func TestDictAllocatesByNamespaceAndKind(t *testing.T) {
+	d := newDict()
+	enc := func(e flow.Endpoint) []byte { return appendEndpoint(nil, e) }
+	a, b, c := flow.WorkloadEndpoint("shop", "Deployment", "a"), flow.WorkloadEndpoint("shop", "Deployment", "b"), flow.WorkloadEndpoint("pay", "Deployment", "c")
+	ext := testEndpoints[6]
+	ra, rb, err := d.resolve2(enc(a), enc(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, rx, err := d.resolve2(enc(c), enc(ext))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ra2, rc2, err := d.resolve2(enc(a), enc(c))
+	if err != nil || ra2 != ra || rc2 != rc {
+		t.Errorf("resolving again = %x, %x, %v; want %x, %x", ra2, rc2, err, ra, rc)
+	}
+	if ra.group() != rb.group() || ra.group() < firstNamespaceGroup || rc.group() == ra.group() || ra == rb ||
+		rx.group() != groupAddresses || ra.member() == 0 || rx.member() == 0 {
+		t.Errorf("refs a %x b %x c %x ext %x", ra, rb, rc, rx)
+	}
+	if g, ok := d.namespaceGroup("shop"); !ok || g != ra.group() {
+		t.Errorf("namespaceGroup(shop) = %d, %v", g, ok)
+	}
+	if e := d.entry(rx); e == nil || e.ep != ext {
+		t.Errorf("entry of ext = %+v", e)
+	}
+	refs, encs := d.takeUnsaved()
+	if len(refs) != 4 || len(encs) != 4 || encs[3] != string(enc(ext)) {
+		t.Errorf("unsaved = %x, %q", refs, encs)
+	}
+	if refs, _ := d.takeUnsaved(); len(refs) != 0 {
+		t.Errorf("unsaved again = %x", refs)
+	}
+	d.rerank(true)
+	sorted := []flow.Endpoint{a, b, c, ext}
+	slices.SortFunc(sorted, func(x, y flow.Endpoint) int { return bytes.Compare(enc(x), enc(y)) })
+	for i := 1; i < len(sorted); i++ {
+		rx, _ := d.lookup(enc(sorted[i-1]))
+		ry, _ := d.lookup(enc(sorted[i]))
+		kx, _ := d.rankLocked(rx)
+		ky, _ := d.rankLocked(ry)
+		if kx == 0 || kx >= ky {
+			t.Errorf("rank of %v not below that of %v", sorted[i-1], sorted[i])
+		}
+	}
+	if _, _, err := d.resolve2([]byte{1, 200}, enc(a)); err == nil {
+		t.Error("a corrupt encoding was given a ref")
 	}
 }
 
@@ -197,25 +257,18 @@ func FuzzDecodeValue(f *testing.F) {
 }
 
 func FuzzParseEdgeKey(f *testing.F) {
-	k := flow.EdgeKey{Src: testEndpoints[0], Dst: testEndpoints[8], Protocol: flow.ProtocolTCP, Port: 443}
-	body, _ := appendEdgeKey(nil, &k, 99)
-	f.Add(body)
+	body := makeEdgeBody(makeRef(firstNamespaceGroup, 1), 99, makeRef(groupAddresses, 2), flow.ProtocolTCP, 443)
+	f.Add(body[:])
 	f.Add([]byte{3, 4})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		p, err := parseEdgeKey(b)
 		if err != nil {
 			return
 		}
-		if _, _, err := decodeEndpoint(p.self); err != nil {
-			t.Errorf("parsed key %x has an undecodable self: %v", b, err)
+		again := makeEdgeBody(p.self, p.hour, p.peer, p.proto, p.port)
+		if !bytes.Equal(again[:], b) || bodyWithBucket(p.self, p.hour, &p.rest) != again {
+			t.Errorf("parsed key %x re-encodes as %x", b, again)
 		}
-		if _, err := decodeFullEdge(append(slices.Clone(p.self), p.rest...)); err != nil {
-			t.Errorf("parsed key %x: %v", b, err)
-		}
-		if _, err := swapToIngress(nil, b, len(p.self)); err != nil {
-			t.Errorf("swap %x: %v", b, err)
-		}
-		_, _ = workloadNamespace(p.self)
 	})
 }
 
@@ -239,5 +292,114 @@ func TestPlanWindow(t *testing.T) {
 				t.Errorf("planWindow = %+v, want %+v", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestResultOrderWithoutRanks checks that queries sort endpoints by
+// encoding whether the dictionary is ranked, partly ranked or not at all.
+func TestResultOrderWithoutRanks(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2025, 3, 10, 12, 0, 0, 0, time.UTC)
+	s, err := Open(ctx, Options{Dir: t.TempDir(), FlushInterval: time.Hour, Logger: slog.New(slog.DiscardHandler),
+		Clock: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	hub := flow.WorkloadEndpoint("shop", "Deployment", "hub")
+	var peers []flow.Endpoint
+	for i := range 40 {
+		peers = append(peers, flow.WorkloadEndpoint(fmt.Sprint("ns", i%7), "Deployment", fmt.Sprint("w", (i*13)%40)))
+	}
+	peers = append(peers, testEndpoints[5:10]...)
+	for i, p := range peers {
+		s.Record(flow.EdgeKey{Src: p, Dst: hub, Protocol: flow.ProtocolTCP, Port: uint16(80 + i%3)}, now, flow.VerdictForwarded, nil, nil)
+		s.Record(flow.EdgeKey{Src: hub, Dst: p, Protocol: flow.ProtocolUDP, Port: 53}, now, flow.VerdictForwarded, nil, nil)
+	}
+	if err := s.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	query := func() []flow.Edge {
+		in, out, err := s.WorkloadEdges(ctx, hub, time.Time{}, time.Time{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ns, err := s.NamespaceEdges(ctx, "shop", time.Time{}, time.Time{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return slices.Concat(in, out, ns)
+	}
+	ranked := query()
+	for _, edges := range [][]flow.Edge{ranked[:45], ranked[45:90]} {
+		if !slices.IsSortedFunc(edges, func(a, b flow.Edge) int {
+			return cmp.Or(bytes.Compare(appendEndpoint(nil, a.Src), appendEndpoint(nil, b.Src)),
+				bytes.Compare(appendEndpoint(nil, a.Dst), appendEndpoint(nil, b.Dst)), cmp.Compare(a.Port, b.Port))
+		}) {
+			t.Errorf("edges not in encoding order: %v", edges)
+		}
+	}
+	// Unrank every other entry, then all of them.
+	for _, every := range []int{2, 1} {
+		s.dict.mu.Lock()
+		n := 0
+		for g := range s.dict.groups {
+			for m := range s.dict.groups[g].ranks {
+				if n++; n%every == 0 {
+					s.dict.groups[g].ranks[m] = 0
+				}
+			}
+		}
+		s.dict.mu.Unlock()
+		if got := query(); !reflect.DeepEqual(got, ranked) {
+			t.Errorf("unranked 1/%d: results differ:\ngot  %v\nwant %v", every, got, ranked)
+		}
+	}
+}
+
+// TestDictSurvivesReopen checks that the dictionary is reloaded and that
+// endpoints met after a reopen get new refs.
+func TestDictSurvivesReopen(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	now := time.Date(2025, 3, 10, 12, 0, 0, 0, time.UTC)
+	opts := Options{Dir: dir, FlushInterval: time.Hour, Logger: slog.New(slog.DiscardHandler), Clock: func() time.Time { return now }}
+	a, b := flow.WorkloadEndpoint("shop", "Deployment", "a"), testEndpoints[8]
+	c, d := flow.WorkloadEndpoint("shop", "Deployment", "c"), flow.WorkloadEndpoint("pay", "Deployment", "d")
+	s, err := Open(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Record(flow.EdgeKey{Src: a, Dst: b, Protocol: flow.ProtocolTCP, Port: 443}, now, flow.VerdictForwarded, nil, nil)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err = Open(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	s.Record(flow.EdgeKey{Src: c, Dst: d, Protocol: flow.ProtocolTCP, Port: 80}, now, flow.VerdictForwarded, nil, nil)
+	s.Record(flow.EdgeKey{Src: c, Dst: a, Protocol: flow.ProtocolTCP, Port: 80}, now, flow.VerdictForwarded, nil, nil)
+	if err := s.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	refs := map[ref]flow.Endpoint{}
+	for _, ep := range []flow.Endpoint{a, b, c, d} {
+		r, ok := s.dict.lookup(appendEndpoint(nil, ep))
+		if !ok {
+			t.Fatalf("%s not in the dictionary", ep)
+		}
+		if other, dup := refs[r]; dup {
+			t.Errorf("%s and %s share ref %x", ep, other, r)
+		}
+		refs[r] = ep
+	}
+	in, out, err := s.WorkloadEdges(ctx, a, time.Time{}, time.Time{})
+	if err != nil || len(in) != 1 || in[0].Src != c || len(out) != 1 || out[0].Dst != b {
+		t.Errorf("edges of a after reopen: %v, %v, %v", in, out, err)
+	}
+	if got, err := s.NamespaceEdges(ctx, "shop", time.Time{}, time.Time{}); err != nil || len(got) != 3 {
+		t.Errorf("NamespaceEdges(shop) = %v, %v; want 3 edges", got, err)
 	}
 }

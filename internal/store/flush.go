@@ -61,11 +61,15 @@ func (s *Store) flush(ctx context.Context) (err error) {
 		sh.dirty = sh.dirty[:0]
 		sh.mu.Unlock()
 	}
-	if len(batch) == 0 {
+	// Entries of the dictionary allocated before the buckets were taken:
+	// every ref of the batch is either written already or among these.
+	dictRefs, dictEncs := s.dict.takeUnsaved()
+	if len(batch) == 0 && len(dictRefs) == 0 {
 		s.evict()
 		return nil
 	}
 	requeue := func() {
+		s.dict.requeue(dictRefs)
 		for _, e := range batch {
 			sh := &s.shards[e.shard]
 			sh.mu.Lock()
@@ -90,7 +94,7 @@ func (s *Store) flush(ctx context.Context) (err error) {
 	// Badger keeps the slices until the transactions commit.
 	size := 0
 	for _, e := range batch {
-		size += 2*(1+len(e.key)) + 64 + 24*len(e.names)
+		size += 2*edgeKeyLen + 64 + 24*len(e.names)
 	}
 	arena := make([]byte, 0, size)
 	type kv struct{ o, i, v [2]int } // [start, end) in arena
@@ -100,12 +104,11 @@ func (s *Store) flush(ctx context.Context) (err error) {
 		sh.mu.Lock()
 		var r kv
 		r.o[0] = len(arena)
-		arena = append(arena, famEgress)
-		arena = append(arena, e.key...)
+		arena = e.key.appendKey(arena, famEgress)
 		r.o[1] = len(arena)
 		r.i[0] = len(arena)
-		arena = append(arena, famIngress)
-		arena, err = swapToIngress(arena, []byte(e.key), int(e.srcLen))
+		in := e.key.swapped()
+		arena = in.appendKey(arena, famIngress)
 		r.i[1] = len(arena)
 		r.v[0] = len(arena)
 		arena = appendValue(arena, &e.bucketStats)
@@ -113,10 +116,6 @@ func (s *Store) flush(ctx context.Context) (err error) {
 		e.dirty = false
 		s.pending.Add(-1)
 		sh.mu.Unlock()
-		if err != nil {
-			requeue()
-			return fmt.Errorf("flush: bucket %s: %w", describeKey([]byte(e.key)), err)
-		}
 		kvs[n] = r
 	}
 
@@ -127,6 +126,11 @@ func (s *Store) flush(ctx context.Context) (err error) {
 		days[e.hour/24] = struct{}{}
 	}
 	w := newPairWriter(s.db, badgerOptions(&s.opts).MemTableSize)
+	// The dictionary entries first: a crash keeps a prefix of the
+	// transactions, so no edge key survives without its endpoints.
+	for i, r := range dictRefs {
+		w.put(dictKey(r), []byte(dictEncs[i]))
+	}
 	for d := range days {
 		if s.rollups.has(d) {
 			s.rollups.set(d, false)
@@ -146,6 +150,7 @@ func (s *Store) flush(ctx context.Context) (err error) {
 	}
 	s.rollups.bump(days)
 	s.metrics.edgesWritten.Add(float64(len(batch)))
+	s.dict.rerank(false)
 	s.evict()
 	return nil
 }
@@ -164,7 +169,7 @@ func (s *Store) load(ctx context.Context, es []*entry) error {
 					return err
 				}
 			}
-			key = append(append(key[:0], famEgress), e.key...)
+			key = e.key.appendKey(key[:0], famEgress)
 			item, err := txn.Get(key)
 			if errors.Is(err, badger.ErrKeyNotFound) {
 				continue
@@ -291,6 +296,24 @@ func (w *pairWriter) set(o, i, v []byte) {
 			w.fail(fmt.Errorf("write key %s: %w", describeKey(k), err))
 			return
 		}
+	}
+}
+
+// put writes one key.
+func (w *pairWriter) put(k, v []byte) {
+	n := int64(len(k)+len(v)) + 32
+	if w.count+1 > w.maxCount || w.size+n > w.maxSize {
+		w.commit()
+	}
+	w.count++
+	w.size += n
+	err := w.txn.Set(k, v)
+	if errors.Is(err, badger.ErrTxnTooBig) {
+		w.commit()
+		err = w.txn.Set(k, v)
+	}
+	if err != nil {
+		w.fail(fmt.Errorf("write key %s: %w", describeKey(k), err))
 	}
 }
 

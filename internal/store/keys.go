@@ -11,13 +11,15 @@ import (
 )
 
 // Key families: the first byte of every key. See doc.go for the layout.
+// Endpoints in edge keys are refs (8 bytes, see dict.go).
 const (
 	famEgress     byte = 'o' // o | src | hour | dst | proto | port  → edge value (hour bucket)
 	famIngress    byte = 'i' // i | dst | hour | src | proto | port  → same value
 	famEgressDay  byte = 'O' // O | src | day | dst | proto | port   → edge value (day rollup)
 	famIngressDay byte = 'I' // I | dst | day | src | proto | port   → same value
 	famRolledUp   byte = 'r' // r | day                              → the day's rollup is complete
-	famSnapshot   byte = 'w' // w | endpoint                         → workload snapshot
+	famSnapshot   byte = 'w' // w | endpoint encoding                → workload snapshot
+	famDict       byte = 'd' // d | ref                              → endpoint encoding
 )
 
 // Address family bytes inside an address endpoint.
@@ -228,75 +230,99 @@ func decodeEndpointInterned(b []byte, in interner) (flow.Endpoint, int, error) {
 	return e, n, nil
 }
 
-// appendEdgeKey appends the body of an egress key (family byte excluded):
-// src | hour | dst | proto | port. It returns the new slice and the length
-// of the src encoding, which ingressKey needs.
-func appendEdgeKey(b []byte, k *flow.EdgeKey, hour uint32) ([]byte, int) {
-	start := len(b)
-	b = appendEndpoint(b, k.Src)
-	srcLen := len(b) - start
-	b = binary.BigEndian.AppendUint32(b, hour)
-	b = appendEndpoint(b, k.Dst)
-	b = append(b, byte(k.Protocol))
-	b = binary.BigEndian.AppendUint16(b, k.Port)
-	return b, srcLen
+// An edge key names its endpoints by ref (see dict.go): 8 bytes, so that
+// every edge key has the same layout and length:
+//
+//	family(1) | self ref(8) | bucket(4) | peer ref(8) | proto(1) | port(2)
+const (
+	refLen      = 8
+	edgeBodyLen = refLen + 4 + refLen + 3 // key without its family byte
+	edgeKeyLen  = 1 + edgeBodyLen
+	restLen     = refLen + 3 // peer | proto | port
+)
+
+// edgeBody is an egress key without its family byte:
+// src | hour | dst | proto | port.
+type edgeBody [edgeBodyLen]byte
+
+// restKey is peer | proto | port: an edge given one of its endpoints.
+type restKey [restLen]byte
+
+func makeEdgeBody(src ref, bucket uint32, dst ref, proto flow.Protocol, port uint16) edgeBody {
+	var b edgeBody
+	binary.BigEndian.PutUint64(b[0:], uint64(src))
+	binary.BigEndian.PutUint32(b[refLen:], bucket)
+	binary.BigEndian.PutUint64(b[refLen+4:], uint64(dst))
+	b[2*refLen+4] = byte(proto)
+	binary.BigEndian.PutUint16(b[2*refLen+5:], port)
+	return b
 }
 
-// swapToIngress turns an egress key body (src | hour | dst | proto | port,
-// with the src encoding srcLen bytes long) into the ingress key body
-// dst | hour | src | proto | port, appended to b.
-func swapToIngress(b, body []byte, srcLen int) ([]byte, error) {
-	if srcLen+4+3 > len(body) {
-		return nil, errCorruptKey
-	}
-	src := body[:srcLen]
-	hour := body[srcLen : srcLen+4]
-	dst := body[srcLen+4 : len(body)-3]
-	b = append(b, dst...)
-	b = append(b, hour...)
-	b = append(b, src...)
-	return append(b, body[len(body)-3:]...), nil
+// bodyWithBucket is self | bucket | rest.
+func bodyWithBucket(self ref, bucket uint32, rest *restKey) edgeBody {
+	var b edgeBody
+	binary.BigEndian.PutUint64(b[0:], uint64(self))
+	binary.BigEndian.PutUint32(b[refLen:], bucket)
+	copy(b[refLen+4:], rest[:])
+	return b
 }
 
-// parsedKey is an edge key split into its parts (slices of the key).
+// swapped turns an egress body (src | hour | dst | proto | port) into the
+// ingress one (dst | hour | src | proto | port), and back.
+func (b *edgeBody) swapped() edgeBody {
+	var o edgeBody
+	copy(o[0:refLen], b[refLen+4:2*refLen+4])
+	copy(o[refLen:refLen+4], b[refLen:refLen+4])
+	copy(o[refLen+4:2*refLen+4], b[0:refLen])
+	copy(o[2*refLen+4:], b[2*refLen+4:])
+	return o
+}
+
+// appendKey appends family | body.
+func (b *edgeBody) appendKey(dst []byte, fam byte) []byte {
+	return append(append(dst, fam), b[:]...)
+}
+
+// parsedKey is an edge key split into its parts.
 type parsedKey struct {
-	self  []byte // the endpoint the key is indexed by (src for o, dst for i)
+	self  ref // the endpoint the key is indexed by (src for o, dst for i)
 	hour  uint32
-	peer  []byte // the other endpoint
+	peer  ref // the other endpoint
 	proto flow.Protocol
 	port  uint16
 	// rest is peer | proto | port: identifies the edge given self.
-	rest []byte
+	rest restKey
 }
 
 // parseEdgeKey splits an edge key without its family byte.
 func parseEdgeKey(body []byte) (parsedKey, error) {
-	n, err := endpointLen(body)
-	if err != nil {
-		return parsedKey{}, err
-	}
-	if len(body) < n+4 {
+	if len(body) != edgeBodyLen {
 		return parsedKey{}, errCorruptKey
 	}
-	p := parsedKey{self: body[:n], hour: binary.BigEndian.Uint32(body[n:])}
-	rest := body[n+4:]
-	m, err := endpointLen(rest)
-	if err != nil {
-		return parsedKey{}, err
-	}
-	if len(rest) != m+3 {
-		return parsedKey{}, errCorruptKey
-	}
-	p.peer = rest[:m]
-	p.proto = flow.Protocol(rest[m])
-	p.port = binary.BigEndian.Uint16(rest[m+1:])
-	p.rest = rest
-	return p, nil
+	return parsedKey{
+		self:  refAt(body),
+		hour:  binary.BigEndian.Uint32(body[refLen:]),
+		peer:  refAt(body[refLen+4:]),
+		proto: flow.Protocol(body[2*refLen+4]),
+		port:  binary.BigEndian.Uint16(body[2*refLen+5:]),
+		rest:  restKey(body[refLen+4:]),
+	}, nil
 }
 
-// endpointKeyPrefix is family | endpoint.
+// endpointKeyPrefix is family | endpoint encoding (snapshot keys).
 func endpointKeyPrefix(fam byte, e flow.Endpoint) []byte {
 	return appendEndpoint([]byte{fam}, canonicalEndpoint(e))
+}
+
+// refKeyPrefix is family | ref: the prefix of the endpoint's edge keys.
+func refKeyPrefix(fam byte, r ref) []byte {
+	return appendRef([]byte{fam}, r)
+}
+
+// groupKeyPrefix is family | group: the prefix of the edge keys of every
+// endpoint of the group (a namespace's workloads, all addresses).
+func groupKeyPrefix(fam byte, g uint32) []byte {
+	return binary.BigEndian.AppendUint32([]byte{fam}, g)
 }
 
 // withHour appends hour h (big-endian) to a copy of prefix.
@@ -307,7 +333,7 @@ func withHour(prefix []byte, h uint32) []byte {
 }
 
 // afterEndpoint is the smallest key after every key of the endpoint that
-// prefix (family | endpoint) names.
+// prefix (family | ref) names.
 func afterEndpoint(prefix []byte) []byte {
 	return withHour(prefix, 0xFFFFFFFF)
 }

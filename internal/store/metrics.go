@@ -16,7 +16,7 @@ import (
 //	redline_store_resident_edges            (edge, hour) buckets held in memory
 //	redline_store_edges_written_total       (edge, hour) buckets written
 //	redline_store_retention_deleted_total   (edge, hour) buckets deleted by retention
-//	redline_store_dropped_flows_total{reason="too_old|closed"}
+//	redline_store_dropped_flows_total{reason="too_old|closed|dictionary"}
 //	redline_store_backpressure_waits_total  Records that waited for a flush (memory bound reached)
 type metrics struct {
 	flushes       prometheus.Counter
@@ -28,6 +28,7 @@ type metrics struct {
 	droppedOld    prometheus.Counter
 	backpressure  prometheus.Counter
 	droppedClosed prometheus.Counter
+	droppedDict   prometheus.Counter
 
 	pendingFunc  func() float64
 	residentFunc func() float64
@@ -59,7 +60,7 @@ func newMetrics() *metrics {
 		}),
 		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "redline_store_dropped_flows_total",
-			Help: "Flows not recorded: older than the retention (too_old), store closing (closed).",
+			Help: "Flows not recorded: older than the retention (too_old), store closing (closed), endpoint dictionary full (dictionary).",
 		}, []string{"reason"}),
 		backpressure: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "redline_store_backpressure_waits_total",
@@ -68,6 +69,7 @@ func newMetrics() *metrics {
 	}
 	m.droppedOld = m.dropped.WithLabelValues("too_old")
 	m.droppedClosed = m.dropped.WithLabelValues("closed")
+	m.droppedDict = m.dropped.WithLabelValues("dictionary")
 	return m
 }
 

@@ -35,10 +35,10 @@ type aggregate struct {
 
 // add merges a bucket; strings are copied only when they are new.
 func (a *aggregate) add(v *valueView) {
-	if v.count == 0 {
+	if v.empty() {
 		return
 	}
-	if a.count == 0 {
+	if a.empty() {
 		a.first, a.last = v.first, v.last
 	} else {
 		a.first = min(a.first, v.first)
@@ -79,52 +79,50 @@ func (a *aggregate) stats() flow.EdgeStats {
 	return st
 }
 
-// edgeAggregates groups bucket values by edge identity (bytes).
-type edgeAggregates struct {
-	index map[string]int32
-	ids   []string
-	aggs  []*aggregate
-	slab  []aggregate
-	view  valueView
+// edgeAggregates groups bucket values by edge identity K.
+type edgeAggregates[K comparable] struct {
+	index map[K]int32
+	ids   []K
+	// chunks hold the aggregates, aggChunk each: appending never copies
+	// them.
+	chunks [][]aggregate
+	view   valueView
 }
 
-func newEdgeAggregates() *edgeAggregates {
-	return &edgeAggregates{index: make(map[string]int32)}
+const aggChunk = 1024
+
+// at returns aggregate i.
+func (e *edgeAggregates[K]) at(i int32) *aggregate {
+	return &e.chunks[i/aggChunk][i%aggChunk]
 }
 
-// add decodes v into the aggregate of id (id is copied on first sight).
-func (e *edgeAggregates) add(id []byte, v []byte) error {
+func newEdgeAggregates[K comparable]() *edgeAggregates[K] {
+	return &edgeAggregates[K]{index: make(map[K]int32)}
+}
+
+// add decodes v into the aggregate of id.
+func (e *edgeAggregates[K]) add(id K, v []byte) error {
 	if err := parseValue(v, &e.view); err != nil {
 		return err
 	}
-	i, ok := e.index[string(id)]
+	i, ok := e.index[id]
 	if !ok {
-		k := string(id)
-		i = int32(len(e.aggs))
-		e.index[k] = i
-		e.ids = append(e.ids, k)
-		if len(e.slab) == 0 {
-			e.slab = make([]aggregate, min(1024, 16+len(e.aggs)))
+		i = int32(len(e.ids))
+		e.index[id] = i
+		e.ids = append(e.ids, id)
+		if i%aggChunk == 0 {
+			// The first chunk starts small (most results are) and doubles
+			// up to aggChunk; the others are allocated whole.
+			e.chunks = append(e.chunks, make([]aggregate, 0, min(aggChunk, 16+int(i))))
 		}
-		e.aggs = append(e.aggs, &e.slab[0])
-		e.slab = e.slab[1:]
+		c := &e.chunks[len(e.chunks)-1]
+		*c = append(*c, aggregate{})
 	}
-	e.aggs[i].add(&e.view)
+	e.at(i).add(&e.view)
 	return nil
 }
 
-// sorted returns the aggregates' indexes in identity byte order.
-func (e *edgeAggregates) sorted() []int32 {
-	order := make([]int32, len(e.ids))
-	for i := range order {
-		order[i] = int32(i)
-	}
-	slices.SortFunc(order, func(a, b int32) int { return strings.Compare(e.ids[a], e.ids[b]) })
-	return order
-}
-
-// interner shares the strings that repeat across a result (namespaces,
-// workload kinds).
+// interner shares the strings that repeat (namespaces, workload kinds).
 type interner map[string]string
 
 func (in interner) str(b []byte) string {
@@ -134,6 +132,66 @@ func (in interner) str(b []byte) string {
 	s := string(b)
 	in[s] = s
 	return s
+}
+
+// sortEP is an endpoint of a result with what sorts it: results list
+// endpoints in encoding order (the order of the previous schema's keys),
+// compared by rank when both have one.
+type sortEP struct {
+	rank uint32 // copied under the dictionary's lock
+	enc  string
+	ep   *flow.Endpoint
+}
+
+func (a *sortEP) compare(b *sortEP) int {
+	if a.rank != 0 && b.rank != 0 {
+		return cmp.Compare(a.rank, b.rank)
+	}
+	return strings.Compare(a.enc, b.enc)
+}
+
+// protoPort packs a protocol and a port.
+func protoPort(proto byte, port uint16) uint32 { return uint32(proto)<<16 | uint32(port) }
+
+func unknownRef(r ref) error {
+	return fmt.Errorf("%w: unknown endpoint ref %016x", errCorruptKey, uint64(r))
+}
+
+// sortEPLocked returns the sortEP of r; the caller holds d.mu (read).
+func (d *dict) sortEPLocked(r ref) (sortEP, error) {
+	rank, ok := d.rankLocked(r)
+	if !ok {
+		return sortEP{}, unknownRef(r)
+	}
+	e := d.entryLocked(r)
+	return sortEP{rank: rank, enc: e.enc, ep: &e.ep}, nil
+}
+
+// sortRow is a result row to sort: by the ranks of its endpoints (hi),
+// then by protocol and port (lo); i is its aggregate. Pointer-free, so
+// that sorting moves no pointers.
+type sortRow struct {
+	hi uint64
+	lo uint32
+	i  int32
+}
+
+func compareRows(a, b sortRow) int {
+	if a.hi != b.hi {
+		return cmp.Compare(a.hi, b.hi)
+	}
+	return cmp.Compare(a.lo, b.lo)
+}
+
+// sortByEncoding sorts rows by the encodings of their endpoints (from
+// encs(i), first then second), then lo: the order the ranks give, for
+// when an endpoint is not ranked yet.
+func sortByEncoding(rows []sortRow, encs func(i int32) (string, string)) {
+	slices.SortFunc(rows, func(a, b sortRow) int {
+		a1, a2 := encs(a.i)
+		b1, b2 := encs(b.i)
+		return cmp.Or(strings.Compare(a1, b1), strings.Compare(a2, b2), cmp.Compare(a.lo, b.lo))
+	})
 }
 
 // WorkloadEdges returns the edges into ep (ingress) and out of it (egress)
@@ -146,25 +204,30 @@ func (s *Store) WorkloadEdges(ctx context.Context, ep flow.Endpoint, from, to ti
 		return nil, nil, nil
 	}
 	ep = canonicalEndpoint(ep)
+	enc := appendEndpoint(nil, ep)
 	pl := planWindow(w, s.rollups.list())
-	self := appendEndpoint(nil, ep)
 	err = s.view(func(txn *badger.Txn) error {
+		self, known := s.dict.lookup(enc)
+		if !known {
+			return nil // never seen
+		}
+		prefix := appendRef(nil, self)
 		for _, fam := range []byte{famIngress, famEgress} {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			aggs := newEdgeAggregates()
+			aggs := newEdgeAggregates[restKey]()
 			dayFam := famEgressDay
 			if fam == famIngress {
 				dayFam = famIngressDay
 			}
-			err := scanPlan(txn, fam, dayFam, self, pl, func(p *parsedKey, v []byte) error {
+			err := scanPlan(txn, fam, dayFam, prefix, pl, func(p *parsedKey, v []byte) error {
 				return aggs.add(p.rest, v)
 			})
 			if err != nil {
 				return err
 			}
-			edges, err := restEdges(aggs, ep, fam)
+			edges, err := s.restEdges(aggs, ep, fam)
 			if err != nil {
 				return err
 			}
@@ -183,28 +246,55 @@ func (s *Store) WorkloadEdges(ctx context.Context, ep flow.Endpoint, from, to ti
 }
 
 // restEdges turns aggregates keyed by peer | proto | port into edges of
-// self (the src for egress, the dst for ingress).
-func restEdges(aggs *edgeAggregates, self flow.Endpoint, fam byte) ([]flow.Edge, error) {
-	in := interner{}
-	edges := make([]flow.Edge, 0, len(aggs.ids))
-	for _, i := range aggs.sorted() {
-		id := aggs.ids[i]
-		peer, n, err := decodeEndpointInterned([]byte(id), in)
-		if err != nil || len(id) != n+3 {
-			return nil, fmt.Errorf("%w: edge %x", errCorruptKey, id)
+// self (the src for egress, the dst for ingress), sorted.
+func (s *Store) restEdges(aggs *edgeAggregates[restKey], self flow.Endpoint, fam byte) ([]flow.Edge, error) {
+	n := len(aggs.ids)
+	if n == 0 {
+		return nil, nil
+	}
+	// Entries are immutable and never removed: pointers taken under the
+	// lock stay valid after it, and Records of new endpoints do not wait
+	// for the sort.
+	d := s.dict
+	rows := make([]sortRow, n)
+	peers := make([]*dictEntry, n)
+	ranked := true
+	d.mu.RLock()
+	for i, id := range aggs.ids {
+		r := refAt(id[:])
+		rank, ok := d.rankLocked(r)
+		if !ok {
+			d.mu.RUnlock()
+			return nil, unknownRef(r)
 		}
-		e := flow.Edge{EdgeStats: aggs.aggs[i].stats()}
-		e.Protocol = flow.Protocol(id[n])
-		e.Port = uint16(id[n+1])<<8 | uint16(id[n+2])
+		peers[i] = d.entryLocked(r)
+		ranked = ranked && rank != 0
+		rows[i] = sortRow{uint64(rank), protoPort(id[refLen], binary.BigEndian.Uint16(id[refLen+1:])), int32(i)}
+	}
+	d.mu.RUnlock()
+	if ranked {
+		slices.SortFunc(rows, compareRows)
+	} else {
+		sortByEncoding(rows, func(i int32) (string, string) { return peers[i].enc, "" })
+	}
+	edges := make([]flow.Edge, n)
+	for k := range rows {
+		r := &rows[k]
+		e := &edges[k]
+		peer := &peers[r.i].ep
+		e.EdgeStats = aggs.at(r.i).stats()
+		e.Protocol, e.Port = flow.Protocol(r.lo>>16), uint16(r.lo)
 		if fam == famEgress {
-			e.Src, e.Dst = self, peer
+			e.Src, e.Dst = self, *peer
 		} else {
-			e.Src, e.Dst = peer, self
+			e.Src, e.Dst = *peer, self
 		}
-		edges = append(edges, e)
 	}
 	return edges, nil
 }
+
+// nsEdgeID is src | dst | proto | port.
+type nsEdgeID [2*refLen + 3]byte
 
 // NamespaceEdges returns the edges with their source or their destination
 // in namespace ns over [from, to), aggregated across hour buckets, sorted
@@ -214,14 +304,19 @@ func (s *Store) NamespaceEdges(ctx context.Context, ns string, from, to time.Tim
 	if !ok {
 		return nil, nil
 	}
-	nsPrefix := appendNamespacePrefix(nil, ns)
 	pl := planWindow(w, s.rollups.list())
-	aggs := newEdgeAggregates()
-	var id []byte
+	aggs := newEdgeAggregates[nsEdgeID]()
 	err := s.view(func(txn *badger.Txn) error {
+		g, known := s.dict.namespaceGroup(ns)
+		if !known {
+			return nil
+		}
+		prefix := binary.BigEndian.AppendUint32(nil, g)
+		var id nsEdgeID
 		// Out of the namespace (and inside it): id = src | dst | proto | port.
-		err := scanPlan(txn, famEgress, famEgressDay, nsPrefix, pl, func(p *parsedKey, v []byte) error {
-			id = append(append(id[:0], p.self...), p.rest...)
+		err := scanPlan(txn, famEgress, famEgressDay, prefix, pl, func(p *parsedKey, v []byte) error {
+			binary.BigEndian.PutUint64(id[:], uint64(p.self))
+			copy(id[refLen:], p.rest[:])
 			return aggs.add(id, v)
 		})
 		if err != nil {
@@ -231,47 +326,55 @@ func (s *Store) NamespaceEdges(ctx context.Context, ns string, from, to time.Tim
 			return err
 		}
 		// Into the namespace from outside it.
-		return scanPlan(txn, famIngress, famIngressDay, nsPrefix, pl, func(p *parsedKey, v []byte) error {
-			if bytes.HasPrefix(p.peer, nsPrefix) {
+		return scanPlan(txn, famIngress, famIngressDay, prefix, pl, func(p *parsedKey, v []byte) error {
+			if p.peer.group() == g {
 				return nil // seen from the egress side
 			}
-			id = append(append(append(id[:0], p.peer...), p.self...), p.rest[len(p.peer):]...)
+			binary.BigEndian.PutUint64(id[:], uint64(p.peer))
+			binary.BigEndian.PutUint64(id[refLen:], uint64(p.self))
+			copy(id[2*refLen:], p.rest[refLen:])
 			return aggs.add(id, v)
 		})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("query edges of namespace %s: %w", ns, err)
 	}
-	in := interner{}
-	edges := make([]flow.Edge, 0, len(aggs.ids))
-	for _, i := range aggs.sorted() {
-		e, err := decodeFullEdgeInterned([]byte(aggs.ids[i]), in)
-		if err != nil {
-			return nil, fmt.Errorf("query edges of namespace %s: %w", ns, err)
+	if len(aggs.ids) == 0 {
+		return nil, nil
+	}
+	d := s.dict
+	n := len(aggs.ids)
+	rows := make([]sortRow, n)
+	eps := make([][2]*dictEntry, n) // src, dst
+	ranked := true
+	d.mu.RLock()
+	for i, id := range aggs.ids {
+		src, dst := refAt(id[:]), refAt(id[refLen:])
+		srcRank, ok1 := d.rankLocked(src)
+		dstRank, ok2 := d.rankLocked(dst)
+		if !ok1 || !ok2 {
+			d.mu.RUnlock()
+			return nil, fmt.Errorf("query edges of namespace %s: %w", ns, unknownRef(src^dst))
 		}
-		e.EdgeStats = aggs.aggs[i].stats()
-		edges = append(edges, e)
+		eps[i] = [2]*dictEntry{d.entryLocked(src), d.entryLocked(dst)}
+		ranked = ranked && srcRank != 0 && dstRank != 0
+		rows[i] = sortRow{uint64(srcRank)<<32 | uint64(dstRank), protoPort(id[2*refLen], binary.BigEndian.Uint16(id[2*refLen+1:])), int32(i)}
+	}
+	d.mu.RUnlock()
+	if ranked {
+		slices.SortFunc(rows, compareRows)
+	} else {
+		sortByEncoding(rows, func(i int32) (string, string) { return eps[i][0].enc, eps[i][1].enc })
+	}
+	edges := make([]flow.Edge, n)
+	for k := range rows {
+		r := &rows[k]
+		e := &edges[k]
+		e.EdgeStats = aggs.at(r.i).stats()
+		e.Src, e.Dst = eps[r.i][0].ep, eps[r.i][1].ep
+		e.Protocol, e.Port = flow.Protocol(r.lo>>16), uint16(r.lo)
 	}
 	return edges, nil
-}
-
-// decodeFullEdge decodes src | dst | proto | port.
-func decodeFullEdge(id []byte) (flow.Edge, error) { return decodeFullEdgeInterned(id, nil) }
-
-func decodeFullEdgeInterned(id []byte, in interner) (flow.Edge, error) {
-	var e flow.Edge
-	src, n, err := decodeEndpointInterned(id, in)
-	if err != nil {
-		return e, err
-	}
-	dst, m, err := decodeEndpointInterned(id[n:], in)
-	if err != nil || len(id) != n+m+3 {
-		return e, fmt.Errorf("%w: edge %x", errCorruptKey, id)
-	}
-	e.Src, e.Dst = src, dst
-	e.Protocol = flow.Protocol(id[n+m])
-	e.Port = uint16(id[n+m+1])<<8 | uint16(id[n+m+2])
-	return e, nil
 }
 
 // MaxPeers bounds the peers listed per unresolved address.
@@ -311,11 +414,26 @@ type AddressSummary struct {
 
 type addrAcc struct {
 	sum       AddressSummary
+	seen      bool
 	latest    int64
-	classSelf []byte
-	peers     map[string]struct{}
+	latestRef ref // the endpoint (address, class, alias) of the latest bucket
+	peers     map[ref]struct{}
 	ports     map[ProtoPort]struct{}
 	names     []string
+}
+
+// addrIdentity is what identifies an address whatever its class and
+// alias: the first 18 bytes (kind, family, address) of its encoding.
+type addrIdentity [18]byte
+
+func (d *dict) addrIdentity(r ref) (addrIdentity, error) {
+	e := d.entry(r)
+	if e == nil || len(e.enc) < 20 || flow.EndpointKind(e.enc[0]) != flow.EndpointAddress {
+		return addrIdentity{}, fmt.Errorf("%w: unknown address ref %016x", errCorruptKey, uint64(r))
+	}
+	var id addrIdentity
+	copy(id[:], e.enc[:18])
+	return id, nil
 }
 
 // UnresolvedAddresses summarizes every unresolved address seen over
@@ -325,27 +443,38 @@ func (s *Store) UnresolvedAddresses(ctx context.Context, from, to time.Time) ([]
 	if !ok {
 		return nil, nil
 	}
-	accs := make(map[[18]byte]*addrAcc)
+	accs := make(map[addrIdentity]*addrAcc)
+	byRef := make(map[ref]*addrAcc)
 	var st valueView
 	add := func(p *parsedKey, v []byte, inbound bool) error {
 		if err := parseValue(v, &st); err != nil {
 			return err
 		}
-		id := [18]byte(p.self[:18])
-		a := accs[id]
-		if a == nil {
-			a = &addrAcc{peers: make(map[string]struct{}), ports: make(map[ProtoPort]struct{})}
-			accs[id] = a
+		if st.empty() {
+			return nil
 		}
-		if a.sum.Count == 0 {
+		a := byRef[p.self]
+		if a == nil {
+			id, err := s.dict.addrIdentity(p.self)
+			if err != nil {
+				return err
+			}
+			if a = accs[id]; a == nil {
+				a = &addrAcc{peers: make(map[ref]struct{}), ports: make(map[ProtoPort]struct{})}
+				accs[id] = a
+			}
+			byRef[p.self] = a
+		}
+		if !a.seen {
 			a.sum.FirstSeen, a.sum.LastSeen = fromNanos(st.first), fromNanos(st.last)
 		} else {
 			a.sum.FirstSeen = minTimeOf(a.sum.FirstSeen, fromNanos(st.first))
 			a.sum.LastSeen = maxTimeOf(a.sum.LastSeen, fromNanos(st.last))
 		}
-		if a.classSelf == nil || st.last >= a.latest {
-			a.classSelf, a.latest = append(a.classSelf[:0], p.self...), st.last
+		if !a.seen || st.last >= a.latest {
+			a.latestRef, a.latest = p.self, st.last
 		}
+		a.seen = true
 		a.sum.Count = satAdd(a.sum.Count, st.count)
 		a.sum.Dropped = satAdd(a.sum.Dropped, st.verdicts[flow.VerdictDropped])
 		if inbound {
@@ -361,43 +490,47 @@ func (s *Store) UnresolvedAddresses(ctx context.Context, from, to time.Time) ([]
 				}
 			}
 		}
-		a.peers[string(p.peer)] = struct{}{}
+		a.peers[p.peer] = struct{}{}
 		return nil
 	}
-	addrPrefix := []byte{byte(flow.EndpointAddress)}
+	prefix := binary.BigEndian.AppendUint32(nil, groupAddresses)
 	pl := planWindow(w, s.rollups.list())
 	err := s.view(func(txn *badger.Txn) error {
-		err := scanPlan(txn, famEgress, famEgressDay, addrPrefix, pl, func(p *parsedKey, v []byte) error { return add(p, v, true) })
+		err := scanPlan(txn, famEgress, famEgressDay, prefix, pl, func(p *parsedKey, v []byte) error { return add(p, v, true) })
 		if err != nil {
 			return err
 		}
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		return scanPlan(txn, famIngress, famIngressDay, addrPrefix, pl, func(p *parsedKey, v []byte) error { return add(p, v, false) })
+		return scanPlan(txn, famIngress, famIngressDay, prefix, pl, func(p *parsedKey, v []byte) error { return add(p, v, false) })
 	})
 	if err != nil {
 		return nil, fmt.Errorf("query unresolved addresses: %w", err)
 	}
 	out := make([]AddressSummary, 0, len(accs))
+	var peers []sortEP
 	for _, a := range accs {
-		self, _, err := decodeEndpoint(a.classSelf)
-		if err != nil {
-			return nil, fmt.Errorf("query unresolved addresses: %w", err)
+		self := s.dict.entry(a.latestRef)
+		if self == nil {
+			return nil, fmt.Errorf("query unresolved addresses: %w", unknownRef(a.latestRef))
 		}
-		a.sum.Addr, a.sum.Class, a.sum.Alias = self.Addr, self.Class, self.Alias
+		a.sum.Addr, a.sum.Class, a.sum.Alias = self.ep.Addr, self.ep.Class, self.ep.Alias
 		a.sum.PeerCount = len(a.peers)
-		peerKeys := make([]string, 0, len(a.peers))
-		for k := range a.peers {
-			peerKeys = append(peerKeys, k)
-		}
-		slices.Sort(peerKeys)
-		for _, k := range peerKeys[:min(len(peerKeys), MaxPeers)] {
-			peer, _, err := decodeEndpoint([]byte(k))
+		peers = peers[:0]
+		s.dict.mu.RLock() // per address: Records of new endpoints wait a little at a time
+		for r := range a.peers {
+			peer, err := s.dict.sortEPLocked(r)
 			if err != nil {
+				s.dict.mu.RUnlock()
 				return nil, fmt.Errorf("query unresolved addresses: %w", err)
 			}
-			a.sum.Peers = append(a.sum.Peers, peer)
+			peers = append(peers, peer)
+		}
+		s.dict.mu.RUnlock()
+		slices.SortFunc(peers, func(x, y sortEP) int { return x.compare(&y) })
+		for _, p := range peers[:min(len(peers), MaxPeers)] {
+			a.sum.Peers = append(a.sum.Peers, *p.ep)
 		}
 		for pp := range a.ports {
 			a.sum.Ports = append(a.sum.Ports, pp)
@@ -452,7 +585,7 @@ type NamespaceSummary struct {
 
 type nsAcc struct {
 	sum        NamespaceSummary
-	unresolved map[[18]byte]struct{}
+	unresolved map[ref]struct{}
 }
 
 // NamespaceSummaries summarizes every namespace with a workload seen in
@@ -463,19 +596,23 @@ func (s *Store) NamespaceSummaries(ctx context.Context, from, to time.Time) ([]N
 	if !ok {
 		return nil, nil
 	}
-	accs := make(map[string]*nsAcc)
-	workloads := make(map[string]struct{})
-	acc := func(ns []byte) *nsAcc {
-		a := accs[string(ns)]
+	accs := make(map[uint32]*nsAcc) // by namespace group
+	workloads := make(map[ref]struct{})
+	acc := func(g uint32) (*nsAcc, error) {
+		a := accs[g]
 		if a == nil {
-			a = &nsAcc{sum: NamespaceSummary{Namespace: string(ns)}, unresolved: make(map[[18]byte]struct{})}
-			accs[string(ns)] = a
+			ns, ok := s.dict.groupNamespace(g)
+			if !ok {
+				return nil, fmt.Errorf("%w: unknown namespace group %d", errCorruptKey, g)
+			}
+			a = &nsAcc{sum: NamespaceSummary{Namespace: ns}, unresolved: make(map[ref]struct{})}
+			accs[g] = a
 		}
-		return a
+		return a, nil
 	}
-	seenWorkload := func(ep []byte, a *nsAcc) {
-		if _, ok := workloads[string(ep)]; !ok {
-			workloads[string(ep)] = struct{}{}
+	seenWorkload := func(r ref, a *nsAcc) {
+		if _, ok := workloads[r]; !ok {
+			workloads[r] = struct{}{}
 			a.sum.Workloads++
 		}
 	}
@@ -483,7 +620,7 @@ func (s *Store) NamespaceSummaries(ctx context.Context, from, to time.Time) ([]N
 	// day families list sources in the same order: walking both side by
 	// side, source by source, distinct edges are counted with a set of
 	// the current source's peers.
-	srcEdges := make(map[string]struct{})
+	srcEdges := make(map[restKey]struct{})
 	pl := planWindow(w, s.rollups.list())
 	n := 0
 	row := func(p *parsedKey, v []byte) error {
@@ -496,21 +633,24 @@ func (s *Store) NamespaceSummaries(ctx context.Context, from, to time.Time) ([]N
 		if err != nil {
 			return err
 		}
-		srcNS, srcOK := workloadNamespace(p.self)
-		dstNS, dstOK := workloadNamespace(p.peer)
-		_, seen := srcEdges[string(p.rest)]
+		srcG, dstG := p.self.group(), p.peer.group()
+		_, seen := srcEdges[p.rest]
 		if !seen {
-			srcEdges[string(p.rest)] = struct{}{}
+			srcEdges[p.rest] = struct{}{}
 		}
 		var sa, da *nsAcc
-		if srcOK {
-			sa = acc(srcNS)
+		if srcG >= firstNamespaceGroup {
+			if sa, err = acc(srcG); err != nil {
+				return err
+			}
 			sa.sum.Connections = satAdd(sa.sum.Connections, count)
 			sa.sum.Dropped = satAdd(sa.sum.Dropped, dropped)
 		}
-		if dstOK {
-			da = acc(dstNS)
-			if !srcOK || !bytes.Equal(srcNS, dstNS) {
+		if dstG >= firstNamespaceGroup {
+			if da, err = acc(dstG); err != nil {
+				return err
+			}
+			if srcG != dstG {
 				da.sum.Connections = satAdd(da.sum.Connections, count)
 				da.sum.Dropped = satAdd(da.sum.Dropped, dropped)
 			}
@@ -521,15 +661,15 @@ func (s *Store) NamespaceSummaries(ctx context.Context, from, to time.Time) ([]N
 		if sa != nil {
 			sa.sum.EdgesOut++
 			seenWorkload(p.self, sa)
-			if isAddress(p.peer) {
-				sa.unresolved[[18]byte(p.peer[:18])] = struct{}{}
+			if dstG == groupAddresses {
+				sa.unresolved[p.peer] = struct{}{}
 			}
 		}
 		if da != nil {
 			da.sum.EdgesIn++
 			seenWorkload(p.peer, da)
-			if isAddress(p.self) {
-				da.unresolved[[18]byte(p.self[:18])] = struct{}{}
+			if srcG == groupAddresses {
+				da.unresolved[p.self] = struct{}{}
 			}
 		}
 		return nil
@@ -570,29 +710,22 @@ func (s *Store) NamespaceSummaries(ctx context.Context, from, to time.Time) ([]N
 		return nil, fmt.Errorf("query namespace summaries: %w", err)
 	}
 	out := make([]NamespaceSummary, 0, len(accs))
+	ids := make(map[addrIdentity]struct{})
 	for _, a := range accs {
-		a.sum.UnresolvedPeers = len(a.unresolved)
+		// Distinct addresses, whatever their class and alias.
+		clear(ids)
+		for r := range a.unresolved {
+			id, err := s.dict.addrIdentity(r)
+			if err != nil {
+				return nil, fmt.Errorf("query namespace summaries: %w", err)
+			}
+			ids[id] = struct{}{}
+		}
+		a.sum.UnresolvedPeers = len(ids)
 		out = append(out, a.sum)
 	}
 	slices.SortFunc(out, func(x, y NamespaceSummary) int { return cmp.Compare(x.Namespace, y.Namespace) })
 	return out, nil
-}
-
-// workloadNamespace returns the namespace bytes of an encoded workload
-// endpoint.
-func workloadNamespace(ep []byte) ([]byte, bool) {
-	if len(ep) < 2 || flow.EndpointKind(ep[0]) != flow.EndpointWorkload {
-		return nil, false
-	}
-	l, n := binary.Uvarint(ep[1:])
-	if n <= 0 || l > uint64(len(ep)-1-n) {
-		return nil, false
-	}
-	return ep[1+n : 1+n+int(l)], true
-}
-
-func isAddress(ep []byte) bool {
-	return len(ep) >= 18 && flow.EndpointKind(ep[0]) == flow.EndpointAddress
 }
 
 // decodeCounts reads only the count and the dropped count of a value.

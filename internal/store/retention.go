@@ -93,12 +93,11 @@ func deleteOldBuckets(ctx context.Context, txn *badger.Txn, wb *badger.WriteBatc
 		}
 		item := it.Item()
 		k := item.Key()
-		n, err := endpointLen(k[1:])
-		if err != nil || len(k) < 1+n+4 {
+		if len(k) != edgeKeyLen {
 			return deleted, fmt.Errorf("%w: %s", errCorruptKey, describeKey(k))
 		}
-		if binary.BigEndian.Uint32(k[1+n:]) >= cutHour {
-			it.Seek(afterEndpoint(k[:1+n]))
+		if binary.BigEndian.Uint32(k[1+refLen:]) >= cutHour {
+			it.Seek(afterEndpoint(k[:1+refLen]))
 			continue
 		}
 		if err := wb.Delete(item.KeyCopy(nil)); err != nil {

@@ -1,7 +1,6 @@
 package store
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"fmt"
@@ -152,20 +151,17 @@ func (s *Store) rollUpDay(ctx context.Context, d uint32) (bool, error) {
 		w := newPairWriter(s.db, memtable)
 		r := newRangeIter(txn, []byte{famEgress}, []span{{d * 24, d*24 + 23}})
 		defer r.close()
-		var src []byte // endpoint encoding (no family byte)
-		aggs := newEdgeAggregates()
-		emit := func() error {
-			for _, i := range aggs.sorted() {
-				body := append(binary.BigEndian.AppendUint32(slices.Clip(src), d), aggs.ids[i]...)
-				in, err := swapToIngress([]byte{famIngressDay}, body, len(src))
-				if err != nil {
-					return err
-				}
-				v := appendValue(nil, &aggs.aggs[i].bucketStats)
-				w.set(append([]byte{famEgressDay}, body...), in, v)
+		var src ref
+		started := false
+		aggs := newEdgeAggregates[restKey]()
+		emit := func() {
+			for i, id := range aggs.ids {
+				body := bodyWithBucket(src, d, &id)
+				in := body.swapped()
+				v := appendValue(nil, &aggs.at(int32(i)).bucketStats)
+				w.set(body.appendKey(nil, famEgressDay), in.appendKey(nil, famIngressDay), v)
 			}
-			aggs = newEdgeAggregates()
-			return nil
+			aggs = newEdgeAggregates[restKey]()
 		}
 		n := 0
 		for ; r.valid(); r.next() {
@@ -174,16 +170,14 @@ func (s *Store) rollUpDay(ctx context.Context, d uint32) (bool, error) {
 					return err
 				}
 			}
-			if !bytes.Equal(r.self[1:], src) {
-				if err := emit(); err != nil {
-					return err
-				}
-				src = append(src[:0:0], r.self[1:]...)
-			}
 			item := r.it.Item()
 			p, err := parseEdgeKey(item.Key()[1:])
 			if err != nil {
 				return fmt.Errorf("%w: %s", err, describeKey(item.Key()))
+			}
+			if !started || p.self != src {
+				emit()
+				src, started = p.self, true
 			}
 			if err := item.Value(func(v []byte) error { return aggs.add(p.rest, v) }); err != nil {
 				return err
@@ -192,9 +186,7 @@ func (s *Store) rollUpDay(ctx context.Context, d uint32) (bool, error) {
 		if r.err != nil {
 			return r.err
 		}
-		if err := emit(); err != nil {
-			return err
-		}
+		emit()
 		return w.finish()
 	})
 	if err != nil {

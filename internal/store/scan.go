@@ -78,7 +78,7 @@ func planWindow(w window, rolled []uint32) plan {
 type rangeIter struct {
 	it     *badger.Iterator
 	spans  []span
-	self   []byte // family | endpoint of the current key
+	self   []byte // family | ref of the current key
 	bucket uint32
 	err    error
 }
@@ -107,13 +107,12 @@ func (r *rangeIter) next() {
 func (r *rangeIter) settle() {
 	for r.it.Valid() {
 		k := r.it.Item().Key()
-		n, err := endpointLen(k[1:])
-		if err != nil || len(k) < 1+n+4 {
+		if len(k) != edgeKeyLen {
 			r.err = fmt.Errorf("%w: %s", errCorruptKey, describeKey(k))
 			return
 		}
-		self := k[:1+n]
-		b := binary.BigEndian.Uint32(k[1+n:])
+		self := k[:1+refLen]
+		b := binary.BigEndian.Uint32(k[1+refLen:])
 		i := 0
 		for i < len(r.spans) && r.spans[i].hi < b {
 			i++
@@ -131,9 +130,8 @@ func (r *rangeIter) settle() {
 }
 
 // scanRanges calls fn for every key of family fam under prefix (family
-// byte excluded: the start of endpoint encodings, or a whole endpoint)
-// whose bucket is in spans. The slices passed to fn are valid only during
-// the call.
+// byte excluded: a group, a ref, or nothing) whose bucket is in spans.
+// The slices passed to fn are valid only during the call.
 func scanRanges(txn *badger.Txn, fam byte, prefix []byte, spans []span, fn func(p *parsedKey, val []byte) error) error {
 	if len(spans) == 0 {
 		return nil

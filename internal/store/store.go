@@ -50,9 +50,9 @@ type Options struct {
 	// redline_store_backpressure_waits_total).
 	MaxResidentEdges int
 	// MemoryBudget sizes Badger's caches and memtables (default 192 MiB):
-	// three memtables of budget/12 (4–64 MiB each), a block cache of
-	// budget/4 and an index cache of budget/8. It does not include the
-	// resident buckets above.
+	// three memtables of budget/24 (4–64 MiB each) and an index cache of
+	// budget/4 (used by Badger for encrypted tables only). It does not
+	// include the resident buckets above.
 	MemoryBudget int64
 	// Logger receives the store's and Badger's logs (default slog.Default()).
 	Logger *slog.Logger
@@ -110,7 +110,7 @@ func (o *Options) setDefaults() error {
 // value-log files (values are small and live in the LSM tree); no Badger
 // metrics; no conflict detection (one writer: the flusher).
 func badgerOptions(o *Options) badger.Options {
-	memtable := min(max(o.MemoryBudget/12, 4<<20), 64<<20)
+	memtable := min(max(o.MemoryBudget/24, 4<<20), 64<<20)
 	opts := badger.DefaultOptions(o.Dir)
 	opts.TableSizeMultiplier = 1
 	return opts.
@@ -142,6 +142,7 @@ type Store struct {
 
 	seed   maphash.Seed
 	shards [numShards]shard
+	dict   *dict // set by Open
 
 	pending  atomic.Int64 // dirty buckets
 	resident atomic.Int64 // buckets in memory
@@ -194,10 +195,14 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		stop:    make(chan struct{}),
 	}
 	for i := range s.shards {
-		s.shards[i].m = make(map[string]*entry)
+		s.shards[i].m = make(map[edgeBody]*entry)
 	}
 	done := make(chan struct{})
 	s.flushDone.Store(&done)
+	if err := s.loadDict(); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("open edge store %s: %w", opts.Dir, err)
+	}
 	if err := s.loadRollups(); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("open edge store %s: %w", opts.Dir, err)

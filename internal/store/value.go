@@ -39,10 +39,10 @@ type bucketStats struct {
 // merge adds o into b. b's Service wins unless b has none: callers merge
 // older data into newer.
 func (b *bucketStats) merge(o *bucketStats) {
-	if o.count == 0 {
+	if o.empty() {
 		return
 	}
-	if b.count == 0 {
+	if b.empty() {
 		b.first, b.last = o.first, o.last
 	} else {
 		b.first = min(b.first, o.first)
@@ -58,6 +58,13 @@ func (b *bucketStats) merge(o *bucketStats) {
 	for _, n := range o.names {
 		b.addName(n)
 	}
+}
+
+// empty reports whether nothing was recorded in b: no connection and no
+// verdict (a bucket written by RecordVerdict alone has a zero count but
+// verdicts, first and last seen).
+func (b *bucketStats) empty() bool {
+	return b.count == 0 && b.verdicts == [flow.NumVerdicts]uint64{}
 }
 
 // addName adds n to the bounded name set; it reports whether it did.
@@ -130,6 +137,11 @@ type valueView struct {
 	svcNS    []byte
 	svcName  []byte
 	names    [][]byte
+}
+
+// empty is bucketStats.empty.
+func (v *valueView) empty() bool {
+	return v.count == 0 && v.verdicts == [flow.NumVerdicts]uint64{}
 }
 
 // parseValue decodes v into vv (reusing vv.names); vv's byte slices
