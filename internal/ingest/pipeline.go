@@ -97,7 +97,8 @@ type Result struct {
 	// Recorded connections were new and reached the store.
 	Recorded int `json:"recorded"`
 	// Duplicates were connections already counted (the other end's
-	// report, later packets); Replies the reply direction.
+	// report, later packets; one with a more severe verdict adds that
+	// verdict to the stored edge); Replies the reply direction.
 	Duplicates int `json:"duplicates"`
 	Replies    int `json:"replies"`
 	// Ignored records are not connections (ICMP, L7-only, ...), by reason.
@@ -155,8 +156,10 @@ func (p *Pipeline) Ingest(ctx context.Context, r io.Reader, opts StreamOptions) 
 		res.Ignored[string(reason)] += n
 	}
 	for format, c := range counts {
-		res.Recorded += c[0] + c[3]
-		res.Duplicates += c[1]
+		// A verdict escalation is another report of a connection already
+		// counted: it adds its verdict to the edge, not a connection.
+		res.Recorded += c[0]
+		res.Duplicates += c[1] + c[3]
 		res.Replies += c[2]
 		source := string(format)
 		p.ingested.WithLabelValues(source, "recorded").Add(float64(c[0]))

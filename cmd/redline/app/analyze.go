@@ -52,7 +52,7 @@ not printed unless --explain is given.`,
 
   # From stdin, as JSON
   kubectl get deploy,netpol,ns -A -o yaml | redline analyze -f - -o json`,
-		Args: cobra.NoArgs,
+		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := o.Validate(); err != nil {
 				return err

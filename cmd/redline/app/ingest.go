@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -82,7 +83,7 @@ The exit status is 1 when any line was bad.`,
 		Example: `  hubble observe -o json --since 1h > flows.json
   kubectl get pods,deploy,rs,svc,ns -A -o yaml > cluster.yaml
   redline ingest --data-dir ./redline-data -f cluster.yaml flows.json`,
-		Args: cobra.ExactArgs(1),
+		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Input = args[0]
 			if err := o.Validate(); err != nil {
@@ -109,6 +110,9 @@ func (o *IngestOptions) Validate() error {
 	}
 	if _, err := flow.ParseFormat(o.Format); err != nil {
 		return usageError{err}
+	}
+	if o.Input == "-" && slices.Contains(o.Cluster.Manifests, "-") {
+		return usageErrorf("stdin (-) can hold the flows or the manifests, not both: pass the manifests with -f FILE")
 	}
 	return nil
 }

@@ -69,7 +69,7 @@ RBAC on Redline's virtual resources (SubjectAccessReview), e.g. "create" on
 
 Probes: /healthz and /readyz on --health-probe-bind-address; Prometheus
 metrics on --metrics-bind-address. SIGTERM flushes the store before exit.`,
-		Args: cobra.NoArgs,
+		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := o.Validate(); err != nil {
 				return err

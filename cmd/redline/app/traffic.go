@@ -2,9 +2,13 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"math"
 	"net/netip"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -53,7 +57,7 @@ and, in every view, the unresolved addresses involved with their class
 datapath already denied some of those connections.`,
 		Example: `  redline traffic --data-dir ./redline-data --workload shop/Deployment/frontend --since 24h
   redline traffic --data-dir ./redline-data --namespace shop -o json`,
-		Args: cobra.NoArgs,
+		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := o.Validate(); err != nil {
 				return err
@@ -103,7 +107,8 @@ func parseWindow(s string) (time.Duration, error) {
 	var days time.Duration
 	if i := strings.IndexByte(s, 'd'); i > 0 {
 		n, err := strconv.Atoi(s[:i])
-		if err != nil {
+		// A positive number of days that a Duration holds (292 years).
+		if err != nil || n <= 0 || int64(n) > math.MaxInt64/int64(24*time.Hour) {
 			return 0, fmt.Errorf("%q: want a duration like 90m, 12h or 7d", s)
 		}
 		days, s = time.Duration(n)*24*time.Hour, s[i+1:]
@@ -180,6 +185,11 @@ func (o *TrafficOptions) Run(ctx context.Context) error {
 		}) {
 			fmt.Fprintf(o.streams.ErrOut, "warning: %s is not in the manifests (deleted?): showing its stored traffic\n", o.workload)
 		}
+	}
+	// traffic only reads: a missing or empty directory holds no data and
+	// must not become a store.
+	if entries, err := os.ReadDir(o.DataDir); errors.Is(err, fs.ErrNotExist) || err == nil && len(entries) == 0 {
+		return fmt.Errorf("no Redline data in %s: point --data-dir at the directory `redline ingest` or `redline serve` wrote", o.DataDir)
 	}
 	st, err := store.Open(ctx, store.Options{Dir: o.DataDir, Logger: cliLogger(o.streams)})
 	if err != nil {

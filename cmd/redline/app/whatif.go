@@ -54,7 +54,7 @@ input. When no traffic was observed for the pods the policy selects, the
 impact is unknown: that is said, and the exit status is 0.`,
 		Example: `  # In CI, before merging a policy change:
   redline whatif --data-dir ./redline-data -f cluster/ --policy cluster/shop/netpol.yaml --since 7d`,
-		Args: cobra.NoArgs,
+		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := o.Validate(); err != nil {
 				return err
