@@ -382,34 +382,35 @@ const MaxPeers = 64
 
 // ProtoPort is a destination protocol and port.
 type ProtoPort struct {
-	Protocol flow.Protocol
+	Protocol flow.Protocol `json:"protocol"`
 	Port     uint16
 }
 
 // AddressSummary is what was seen of one unresolved address.
 type AddressSummary struct {
-	Addr netip.Addr
+	Addr netip.Addr `json:"addr"`
 	// Class and Alias are those of the latest bucket.
-	Class flow.AddrClass
-	Alias string
+	Class flow.AddrClass `json:"class"`
+	Alias string         `json:"alias,omitempty"`
 	// Count is Inbound + Outbound: connections from the address into the
 	// cluster and from the cluster to it (an address-to-address edge counts
 	// for both addresses).
-	Count    uint64
-	Inbound  uint64
-	Outbound uint64
-	Dropped  uint64
+	Count    uint64 `json:"count"`
+	Inbound  uint64 `json:"inbound"`
+	Outbound uint64 `json:"outbound"`
+	Dropped  uint64 `json:"dropped"`
 	// FirstSeen and LastSeen bound the connections, either direction.
-	FirstSeen, LastSeen time.Time
+	FirstSeen time.Time `json:"firstSeen"`
+	LastSeen  time.Time `json:"lastSeen"`
 	// Peers are the endpoints that talked with the address, sorted; at
 	// most MaxPeers of PeerCount.
-	Peers     []flow.Endpoint
-	PeerCount int
+	Peers     []flow.Endpoint `json:"peers"`
+	PeerCount int             `json:"peerCount"`
 	// Ports are the destination ports used to reach the address (at most
 	// MaxPeers), sorted.
-	Ports []ProtoPort
+	Ports []ProtoPort `json:"ports"`
 	// Names are the FQDNs seen for the address as a destination.
-	Names []string
+	Names []string `json:"names,omitempty"`
 }
 
 type addrAcc struct {
@@ -566,18 +567,18 @@ func maxTimeOf(a, b time.Time) time.Time {
 
 // NamespaceSummary is what was seen of one namespace's workloads.
 type NamespaceSummary struct {
-	Namespace string
+	Namespace string `json:"namespace"`
 	// Workloads counts the namespace's workloads seen in an edge.
-	Workloads int
+	Workloads int `json:"workloads"`
 	// EdgesOut and EdgesIn count distinct edges (aggregated across hours)
 	// from and to the namespace's workloads; an edge inside the namespace
 	// counts in both.
-	EdgesOut int
-	EdgesIn  int
+	EdgesOut int `json:"edgesOut"`
+	EdgesIn  int `json:"edgesIn"`
 	// Connections and Dropped sum the edges touching the namespace (an
 	// edge inside it counted once).
-	Connections uint64
-	Dropped     uint64
+	Connections uint64 `json:"connections"`
+	Dropped     uint64 `json:"dropped"`
 	// UnresolvedPeers counts distinct unresolved addresses that talked
 	// with the namespace's workloads.
 	UnresolvedPeers int

@@ -68,7 +68,10 @@ RBAC on Redline's virtual resources (SubjectAccessReview), e.g. "create" on
 "flows" in the API group redline.io to send flows (docs/api.md).
 
 Probes: /healthz and /readyz on --health-probe-bind-address; Prometheus
-metrics on --metrics-bind-address. SIGTERM flushes the store before exit.`,
+metrics on --metrics-bind-address. SIGTERM flushes the store before exit.
+
+Memory: the Go runtime honours GOMEMLIMIT (e.g. GOMEMLIMIT=400MiB); set it
+to about 80% of the container's memory limit.`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := o.Validate(); err != nil {
