@@ -1,6 +1,7 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -9,18 +10,25 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
+	"strconv"
 	"time"
 
+	"github.com/open-policy-agent/cert-controller/pkg/rotator"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	ctrlwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	"github.com/redline-dev/redline/internal/api"
 	"github.com/redline-dev/redline/internal/flow"
@@ -28,6 +36,8 @@ import (
 	"github.com/redline-dev/redline/internal/inventory"
 	"github.com/redline-dev/redline/internal/kubeauth"
 	"github.com/redline-dev/redline/internal/store"
+	"github.com/redline-dev/redline/rego"
+	"github.com/redline-dev/redline/webhook"
 )
 
 // ServeOptions are the flags of `redline serve`.
@@ -45,11 +55,22 @@ type ServeOptions struct {
 	FlushInterval    time.Duration
 	SnapshotInterval time.Duration
 
+	Mode                  string
+	WebhookAddress        string
+	WebhookCertDir        string
+	WebhookSelfManaged    bool
+	WebhookSecret         string
+	WebhookConfiguration  string
+	WebhookDNSName        string
+	WebhookMaxConcurrency int
+	WebhookCertSync       bool
+
 	streams IO
 	// onAPIListen, if set, learns the API's bound address (tests).
 	onAPIListen func(net.Addr)
 	// restConfig, if set, replaces the kubeconfig lookup (tests).
 	restConfig *rest.Config
+	client     kubernetes.Interface
 }
 
 // NewServeCommand builds `redline serve`.
@@ -98,6 +119,15 @@ func (o *ServeOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.Retention, "retention", store.DefaultRetention, "how long observed traffic is kept")
 	fs.DurationVar(&o.FlushInterval, "flush-interval", store.DefaultFlushInterval, "longest time flows wait in memory before reaching disk")
 	fs.DurationVar(&o.SnapshotInterval, "snapshot-interval", 10*time.Minute, "how often workload labels are saved, so that deleted workloads still display")
+	fs.StringVar(&o.Mode, "mode", string(rego.ModeWarn), "admission mode for namespaces without a redline.io/mode label: off, warn or enforce")
+	fs.StringVar(&o.WebhookAddress, "webhook-bind-address", ":9443", "address of the admission webhook (HTTPS); 0 disables the webhook")
+	fs.StringVar(&o.WebhookCertDir, "webhook-cert-dir", filepath.Join(os.TempDir(), "k8s-webhook-server", "serving-certs"), "directory of the webhook's tls.crt and tls.key")
+	fs.BoolVar(&o.WebhookSelfManaged, "webhook-self-managed-certs", true, "generate and rotate the webhook's CA and serving certificate in --webhook-cert-secret and inject the CA into --webhook-configuration (turn off with cert-manager)")
+	fs.StringVar(&o.WebhookSecret, "webhook-cert-secret", "redline-webhook-cert", "Secret (in --namespace) holding the self-managed webhook certificates")
+	fs.StringVar(&o.WebhookConfiguration, "webhook-configuration", webhook.ConfigurationName, "ValidatingWebhookConfiguration whose caBundle the self-managed certificates fill")
+	fs.StringVar(&o.WebhookDNSName, "webhook-dns-name", "", "DNS name in the webhook serving certificate (default redline.<namespace>.svc)")
+	fs.BoolVar(&o.WebhookCertSync, "webhook-cert-sync", false, "outside a pod: copy the self-managed certificates from their Secret into --webhook-cert-dir (in a pod, mount the Secret there instead)")
+	fs.IntVar(&o.WebhookMaxConcurrency, "webhook-max-concurrent", webhook.DefaultMaxConcurrent, "admission evaluations in flight; more wait, then are allowed with a warning")
 }
 
 func defaultNamespace() string {
@@ -114,6 +144,12 @@ func (o *ServeOptions) Validate() error {
 	}
 	if (o.TLSCertFile == "") != (o.TLSKeyFile == "") {
 		return usageErrorf("--tls-cert-file and --tls-private-key-file go together")
+	}
+	if _, err := rego.ParseMode(o.Mode); err != nil {
+		return usageError{fmt.Errorf("invalid --mode: %w", err)}
+	}
+	if o.WebhookDNSName == "" {
+		o.WebhookDNSName = "redline." + o.Namespace + ".svc"
 	}
 	if o.MaxFlowBodyBytes <= 0 {
 		return usageErrorf("--max-flow-body-bytes must be positive")
@@ -169,6 +205,7 @@ func (o *ServeOptions) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("kubernetes client: %w", err)
 	}
+	o.client = client
 	tlsConf, err := o.tlsConfig()
 	if err != nil {
 		return err
@@ -177,8 +214,12 @@ func (o *ServeOptions) Run(ctx context.Context) (err error) {
 		logger.Warn("no --tls-cert-file: serving the API with a generated self-signed certificate")
 	}
 
+	// controller-runtime and the certificate rotator log through the
+	// process-wide logr logger: set it once, like every operator's main.
+	ctrlLogger := zap.New(zap.WriteTo(o.streams.ErrOut), zap.JSONEncoder())
+	ctrllog.SetLogger(ctrlLogger)
 	mgr, err := manager.New(cfg, manager.Options{
-		Logger:                 zap.New(zap.WriteTo(o.streams.ErrOut), zap.JSONEncoder()),
+		Logger:                 ctrlLogger,
 		Metrics:                metricsserver.Options{BindAddress: o.MetricsAddress},
 		HealthProbeBindAddress: o.HealthAddress,
 	})
@@ -203,6 +244,9 @@ func (o *ServeOptions) Run(ctx context.Context) (err error) {
 		}
 	}()
 
+	checks := map[string]healthz.Checker{
+		"store": func(_ *http.Request) error { return st.Healthy() },
+	}
 	cluster, err := inventory.NewLiveCluster(client, inventory.WatchOptions{
 		Options:         inventory.Options{Logger: logger},
 		ConfigNamespace: o.Namespace,
@@ -210,6 +254,7 @@ func (o *ServeOptions) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	checks["inventory"] = cluster.ReadyCheck
 	guard, err := kubeauth.New(kubeauth.Options{Client: client})
 	if err != nil {
 		return err
@@ -234,15 +279,20 @@ func (o *ServeOptions) Run(ctx context.Context) (err error) {
 	if o.onAPIListen != nil {
 		apiServer.OnListen(o.onAPIListen)
 	}
+	if o.WebhookAddress != "0" {
+		validator, err := o.addWebhook(ctx, mgr, cluster, st, logger)
+		if err != nil {
+			return err
+		}
+		for name, check := range validator {
+			checks[name] = check
+		}
+	}
 	snapshots := &snapshotter{cluster: cluster, store: st, interval: o.SnapshotInterval, logger: logger}
 	for _, r := range []manager.Runnable{cluster, apiServer, snapshots} {
 		if err := mgr.Add(r); err != nil {
 			return err
 		}
-	}
-	checks := map[string]healthz.Checker{
-		"inventory": cluster.ReadyCheck,
-		"store":     func(_ *http.Request) error { return st.Healthy() },
 	}
 	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
 		return err
@@ -257,6 +307,151 @@ func (o *ServeOptions) Run(ctx context.Context) (err error) {
 		return err
 	}
 	return nil
+}
+
+// addWebhook wires the admission webhook: the Rego engine, the validator
+// over the live inventory and the store, its HTTPS server, and the
+// self-managed certificates. It returns the readiness checks to add.
+func (o *ServeOptions) addWebhook(ctx context.Context, mgr manager.Manager, cluster *inventory.Cluster, st *store.Store, logger *slog.Logger) (map[string]healthz.Checker, error) {
+	engine, err := rego.NewEngine(rego.Options{Logger: logger, Registerer: ctrlmetrics.Registry})
+	if err != nil {
+		return nil, err
+	}
+	mode, _ := rego.ParseMode(o.Mode)
+	validator, err := webhook.New(webhook.Deps{Cluster: cluster, Edges: st, Decider: engine}, webhook.Options{
+		GlobalMode:    mode,
+		Namespace:     o.Namespace,
+		MaxConcurrent: o.WebhookMaxConcurrency,
+		EventRecorder: mgr.GetEventRecorder("redline"),
+		Registerer:    ctrlmetrics.Registry,
+		Logger:        logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	host, port, err := splitHostPort(o.WebhookAddress)
+	if err != nil {
+		return nil, usageError{fmt.Errorf("invalid --webhook-bind-address: %w", err)}
+	}
+	srv := ctrlwebhook.NewServer(ctrlwebhook.Options{Host: host, Port: port, CertDir: o.WebhookCertDir})
+	validator.Register(srv)
+	if err := mgr.Add(validator); err != nil {
+		return nil, err
+	}
+
+	certsReady := make(chan struct{})
+	if o.WebhookSelfManaged {
+		if err := os.MkdirAll(o.WebhookCertDir, 0o700); err != nil {
+			return nil, fmt.Errorf("webhook certificate directory: %w", err)
+		}
+		err := rotator.AddRotator(mgr, &rotator.CertRotator{
+			SecretKey:      types.NamespacedName{Namespace: o.Namespace, Name: o.WebhookSecret},
+			CertDir:        o.WebhookCertDir,
+			CAName:         "redline-ca",
+			CAOrganization: "redline",
+			DNSName:        o.WebhookDNSName,
+			IsReady:        certsReady,
+			Webhooks:       []rotator.WebhookInfo{{Name: o.WebhookConfiguration, Type: rotator.Validating}},
+		})
+		if err != nil {
+			return nil, fmt.Errorf("self-managed webhook certificates: %w", err)
+		}
+		if o.WebhookCertSync {
+			sync := &certFileSync{client: o.client, namespace: o.Namespace, name: o.WebhookSecret, dir: o.WebhookCertDir, logger: logger}
+			if err := mgr.Add(sync); err != nil {
+				return nil, err
+			}
+		}
+	} else {
+		close(certsReady)
+	}
+	// The webhook server reads its certificate when it starts: start it
+	// once the rotator has written one (as Gatekeeper does).
+	go func() {
+		select {
+		case <-certsReady:
+		case <-ctx.Done():
+			return
+		}
+		if err := mgr.Add(srv); err != nil {
+			logger.Error("start webhook server", "err", err)
+		}
+	}()
+	checks := validator.ReadyChecks()
+	checks["webhook-certificate"] = webhook.CertificateCheck(o.WebhookCertDir, "", "")
+	checks["webhook-server"] = func(r *http.Request) error {
+		select {
+		case <-certsReady:
+			return srv.StartedChecker()(r)
+		default:
+			return errors.New("webhook certificates not ready")
+		}
+	}
+	return checks, nil
+}
+
+// certFileSync does, outside a pod, what the kubelet does for a mounted
+// Secret: it keeps tls.crt and tls.key in the webhook's certificate
+// directory equal to the Secret the rotator maintains.
+type certFileSync struct {
+	client          kubernetes.Interface
+	namespace, name string
+	dir             string
+	logger          *slog.Logger
+}
+
+func (c *certFileSync) NeedLeaderElection() bool { return false }
+
+func (c *certFileSync) Start(ctx context.Context) error {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		if err := c.sync(ctx); err != nil && ctx.Err() == nil {
+			c.logger.Warn("copy webhook certificates", "secret", c.namespace+"/"+c.name, "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+func (c *certFileSync) sync(ctx context.Context) error {
+	secret, err := c.client.CoreV1().Secrets(c.namespace).Get(ctx, c.name, metav1.GetOptions{})
+	if err != nil {
+		return err
+	}
+	for _, name := range []string{"tls.key", "tls.crt"} {
+		data := secret.Data[name]
+		if len(data) == 0 {
+			return nil // the rotator has not filled it yet
+		}
+		path := filepath.Join(c.dir, name)
+		if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, data) {
+			continue
+		}
+		tmp := path + ".tmp"
+		if err := os.WriteFile(tmp, data, 0o600); err != nil {
+			return err
+		}
+		if err := os.Rename(tmp, path); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func splitHostPort(addr string) (string, int, error) {
+	host, portText, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 0, err
+	}
+	port, err := strconv.Atoi(portText)
+	if err != nil || port < 0 || port > 65535 {
+		return "", 0, fmt.Errorf("port %q: want a number from 0 to 65535", portText)
+	}
+	return host, port, nil
 }
 
 // snapshotter saves the labels of the cluster's workloads now and then, so

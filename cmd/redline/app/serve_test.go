@@ -14,8 +14,10 @@ import (
 	"testing"
 	"time"
 
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
@@ -24,8 +26,11 @@ import (
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/redline-dev/redline/internal/flow"
+	"github.com/redline-dev/redline/internal/inventory"
 	"github.com/redline-dev/redline/internal/kubeauth"
 	"github.com/redline-dev/redline/internal/store"
+	"github.com/redline-dev/redline/rego"
+	"github.com/redline-dev/redline/webhook"
 )
 
 // One control plane per test binary, started by the first test that needs
@@ -96,6 +101,12 @@ func TestServeIngestsFlowsWithKubernetesAuth(t *testing.T) {
 	nobody := serviceAccountToken(ctx, t, client, "redline", "nobody")
 	grantFlowsCreate(ctx, t, client, "redline", "flow-sender")
 
+	// The admission webhook, registered by URL the way `redline dev` will:
+	// its certificates are self-managed (cert-controller writes the Secret
+	// and injects the CA into this configuration).
+	webhookPort := freePort(t)
+	registerWebhook(ctx, t, client, webhookPort)
+
 	dataDir := t.TempDir()
 	addrs := make(chan net.Addr, 1)
 	var stderr bytes.Buffer
@@ -104,9 +115,12 @@ func TestServeIngestsFlowsWithKubernetesAuth(t *testing.T) {
 		APIAddress: "127.0.0.1:0", MetricsAddress: "0", HealthAddress: "0",
 		MaxFlowBodyBytes: 1 << 20, Retention: store.DefaultRetention, FlushInterval: 100 * time.Millisecond,
 		SnapshotInterval: time.Minute,
-		streams:          IO{Out: &bytes.Buffer{}, ErrOut: &syncWriter{w: &stderr}},
-		onAPIListen:      func(a net.Addr) { addrs <- a },
-		restConfig:       cfg,
+		Mode:             "warn", WebhookAddress: fmt.Sprintf("127.0.0.1:%d", webhookPort), WebhookCertDir: t.TempDir(),
+		WebhookSelfManaged: true, WebhookSecret: "redline-webhook-cert", WebhookConfiguration: "redline-test",
+		WebhookDNSName: "localhost", WebhookMaxConcurrency: 4, WebhookCertSync: true,
+		streams:     IO{Out: &bytes.Buffer{}, ErrOut: &syncWriter{w: &stderr}},
+		onAPIListen: func(a net.Addr) { addrs <- a },
+		restConfig:  cfg,
 	}
 	serveCtx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
@@ -180,6 +194,31 @@ this line is garbage
 		t.Errorf("redline_flows_ingested_total{source=native,result=recorded} = %v, want ≥ 2", n)
 	}
 
+	// The observed connection turns red under a deny-all: the API server
+	// calls the webhook over TLS and kubectl-style warnings come back.
+	// Poll with dry-run creates while the certificate is injected and the
+	// flows reach the store.
+	denyAll := &networkingv1.NetworkPolicy{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "deny-all"},
+		Spec:       networkingv1.NetworkPolicySpec{PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress}},
+	}
+	warnings := &warningCollector{}
+	warnCfg := rest.CopyConfig(cfg)
+	warnCfg.WarningHandler = warnings
+	warnClient := kubernetes.NewForConfigOrDie(warnCfg)
+	want := "would block shop/frontend-1[Pod] -> shop/cart-1[Pod] TCP/8080"
+	deadline = time.Now().Add(45 * time.Second)
+	for !warnings.contains(want) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no warning %q from the webhook; got %q\n%s", want, warnings.all(), stderr.String())
+		}
+		warnings.reset()
+		if _, err := warnClient.NetworkingV1().NetworkPolicies("shop").Create(ctx, denyAll, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}}); err != nil {
+			t.Fatalf("dry-run create: %v", err)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+
 	stop() // as SIGTERM does
 	if err := <-done; err != nil {
 		t.Fatalf("serve: %v\n%s", err, stderr.String())
@@ -251,6 +290,89 @@ func counterValue(t *testing.T, name string, labels map[string]string) float64 {
 		}
 	}
 	return 0
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// registerWebhook creates what the chart ships: the empty Secret the
+// certificate rotator fills, and the ValidatingWebhookConfiguration (by URL
+// to the local server instead of a Service).
+func registerWebhook(ctx context.Context, t *testing.T, client kubernetes.Interface, port int) {
+	t.Helper()
+	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "redline", Name: "redline-webhook-cert"}}
+	if _, err := client.CoreV1().Secrets("redline").Create(ctx, secret, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	v, err := webhook.New(webhook.Deps{Cluster: inventory.FromInventory(nil, inventory.Options{}), Edges: noEdges{}, Decider: noDecider{}}, webhook.Options{Namespace: "redline"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf := v.ValidatingWebhooks(webhook.ConfigOptions{})
+	conf.Name = "redline-test"
+	for i := range conf.Webhooks {
+		path := *conf.Webhooks[i].ClientConfig.Service.Path
+		url := fmt.Sprintf("https://localhost:%d%s", port, path)
+		conf.Webhooks[i].ClientConfig = admissionregistrationv1.WebhookClientConfig{URL: &url}
+	}
+	if _, err := client.AdmissionregistrationV1().ValidatingWebhookConfigurations().Create(ctx, conf, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+type noEdges struct{}
+
+func (noEdges) NamespaceEdges(context.Context, string, time.Time, time.Time) ([]flow.Edge, error) {
+	return nil, nil
+}
+
+type noDecider struct{}
+
+func (noDecider) Decide(context.Context, rego.Input) (rego.Decision, error) {
+	return rego.Decision{}, nil
+}
+
+// warningCollector gathers the API server's warnings, as kubectl prints
+// them.
+type warningCollector struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (w *warningCollector) HandleWarningHeader(_ int, _ string, msg string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.msgs = append(w.msgs, msg)
+}
+
+func (w *warningCollector) contains(s string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, m := range w.msgs {
+		if strings.Contains(m, s) {
+			return true
+		}
+	}
+	return false
+}
+
+func (w *warningCollector) all() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]string(nil), w.msgs...)
+}
+
+func (w *warningCollector) reset() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.msgs = nil
 }
 
 // syncWriter lets the server's goroutines log into one buffer.
