@@ -313,8 +313,13 @@ func (o *ServeOptions) Run(ctx context.Context) (err error) {
 // over the live inventory and the store, its HTTPS server, and the
 // self-managed certificates. It returns the readiness checks to add.
 func (o *ServeOptions) addWebhook(ctx context.Context, mgr manager.Manager, cluster *inventory.Cluster, st *store.Store, logger *slog.Logger) (map[string]healthz.Checker, error) {
-	engine, err := rego.NewEngine(rego.Options{Logger: logger, Registerer: ctrlmetrics.Registry})
+	regoConfig := &regoConfigWatcher{client: o.client, namespace: o.Namespace, name: RegoConfigMapName, recorder: mgr.GetEventRecorder("redline"), logger: logger}
+	engine, err := rego.NewEngine(rego.Options{Logger: logger, Registerer: ctrlmetrics.Registry, EventSink: regoConfig.eventSink})
 	if err != nil {
+		return nil, err
+	}
+	regoConfig.engine = engine
+	if err := mgr.Add(regoConfig); err != nil {
 		return nil, err
 	}
 	mode, _ := rego.ParseMode(o.Mode)

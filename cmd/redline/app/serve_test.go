@@ -219,6 +219,47 @@ this line is garbage
 		time.Sleep(300 * time.Millisecond)
 	}
 
+	// A Rego override in the redline-rego ConfigMap is hot-reloaded and
+	// changes the decision; a broken one keeps the last good set.
+	reserved := &networkingv1.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "forbidden"}}
+	override := &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "redline", Name: RegoConfigMapName},
+		Data: map[string]string{"reserved.rego": `package redline.admission
+
+deny contains msg if {
+	input.object.metadata.name == "forbidden"
+	msg := "the name forbidden is reserved"
+}
+`},
+	}
+	if _, err := client.CoreV1().ConfigMaps("redline").Create(ctx, override, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	deniedDryRun := func() bool {
+		_, err := client.NetworkingV1().NetworkPolicies("shop").Create(ctx, reserved, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+		return err != nil && strings.Contains(err.Error(), "the name forbidden is reserved")
+	}
+	eventually(t, 30*time.Second, "the Rego override denies", deniedDryRun)
+	override.Data["broken.rego"] = "package redline.admission\n\ndeny contains msg if {\n"
+	if _, err := client.CoreV1().ConfigMaps("redline").Update(ctx, override, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, "a RegoCompileFailed Event on the ConfigMap", func() bool {
+		evs, err := client.EventsV1().Events("redline").List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return false
+		}
+		for _, e := range evs.Items {
+			if e.Reason == rego.ReasonCompileFailed && e.Regarding.Name == RegoConfigMapName && strings.Contains(e.Note, "broken.rego") {
+				return true
+			}
+		}
+		return false
+	})
+	if !deniedDryRun() {
+		t.Error("a broken Rego override dropped the last good set")
+	}
+
 	stop() // as SIGTERM does
 	if err := <-done; err != nil {
 		t.Fatalf("serve: %v\n%s", err, stderr.String())
@@ -290,6 +331,17 @@ func counterValue(t *testing.T, name string, labels map[string]string) float64 {
 		}
 	}
 	return 0
+}
+
+func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }
 
 func freePort(t *testing.T) int {
