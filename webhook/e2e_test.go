@@ -44,7 +44,7 @@ func shopNamespace(t *testing.T, ns string, labels map[string]string) {
 	)
 }
 
-func createNamespace(t *testing.T, ns string, labels map[string]string) {
+func createNamespace(t testing.TB, ns string, labels map[string]string) {
 	t.Helper()
 	_, err := plane.client.CoreV1().Namespaces().Create(context.Background(),
 		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns, Labels: labels}}, metav1.CreateOptions{})
@@ -82,7 +82,7 @@ type observed struct {
 }
 
 // record puts connections in the store and flushes it.
-func record(t *testing.T, conns ...observed) {
+func record(t testing.TB, conns ...observed) {
 	t.Helper()
 	for _, c := range conns {
 		for range c.times {

@@ -80,7 +80,7 @@ func stopPlane() {
 
 // needPlane returns the shared control plane. Without KUBEBUILDER_ASSETS
 // the test fails: a skipped test would look like a passing one.
-func needPlane(t *testing.T) {
+func needPlane(t testing.TB) {
 	t.Helper()
 	assets := os.Getenv("KUBEBUILDER_ASSETS")
 	if assets == "" {
@@ -233,7 +233,7 @@ func (w *warningCollector) take() []string {
 
 // clientWithWarnings is a client of the control plane whose warnings the
 // test reads; mutate adjusts its config (impersonation).
-func clientWithWarnings(t *testing.T, mutate func(*rest.Config)) (kubernetes.Interface, *warningCollector) {
+func clientWithWarnings(t testing.TB, mutate func(*rest.Config)) (kubernetes.Interface, *warningCollector) {
 	t.Helper()
 	cfg := rest.CopyConfig(plane.cfg)
 	w := &warningCollector{}
