@@ -49,7 +49,7 @@ const (
 
 // analyzeFunc computes the impact of one request over the namespace's
 // edges.
-type analyzeFunc func(a *impact.Analyzer, edges []flow.Edge) (impact.Impact, error)
+type analyzeFunc func(ctx context.Context, a *impact.Analyzer, edges []flow.Edge) (impact.Impact, error)
 
 // subject is what one request is about, as the shared decision needs it.
 type subject struct {
@@ -170,7 +170,7 @@ func (v *Validator) computeImpact(ctx context.Context, s subject) impactResult {
 		v.log.Error("read observed edges", "namespace", s.namespace, "err", err)
 		return impactResult{unknown: "flow store unavailable: " + err.Error()}
 	}
-	imp, err := s.analyze(a, edges)
+	imp, err := s.analyze(ctx, a, edges)
 	if err != nil {
 		if errors.Is(err, netpol.ErrInvalidPolicy) || errors.Is(err, impact.ErrInvalidChange) {
 			return impactResult{unknown: err.Error()}

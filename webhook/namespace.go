@@ -51,8 +51,8 @@ func (v *Validator) handleNamespace(ctx context.Context, req admission.Request) 
 		namespace: newNS.Name,
 		labels:    oldNS.Labels,
 		object:    newNS,
-		analyze: func(a *impact.Analyzer, edges []flow.Edge) (impact.Impact, error) {
-			return a.NamespaceRelabel(relabel, edges)
+		analyze: func(ctx context.Context, a *impact.Analyzer, edges []flow.Edge) (impact.Impact, error) {
+			return a.NamespaceRelabel(ctx, relabel, edges)
 		},
 	})
 }

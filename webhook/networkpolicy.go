@@ -67,8 +67,8 @@ func (v *Validator) handleNetworkPolicy(ctx context.Context, req admission.Reque
 		namespace: req.Namespace,
 		labels:    v.namespaceLabels(req.Namespace),
 		object:    object,
-		analyze: func(a *impact.Analyzer, edges []flow.Edge) (impact.Impact, error) {
-			return a.PolicyChange(change, edges)
+		analyze: func(ctx context.Context, a *impact.Analyzer, edges []flow.Edge) (impact.Impact, error) {
+			return a.PolicyChange(ctx, change, edges)
 		},
 	})
 }

@@ -2,6 +2,7 @@ package impact_test
 
 import (
 	"cmp"
+	"context"
 	"math/rand/v2"
 	"net/netip"
 	"slices"
@@ -164,7 +165,7 @@ func BenchmarkPolicyChange(b *testing.B) {
 		}
 		ch := changes[bc.change]
 		b.Run(bc.name, func(b *testing.B) {
-			imp, err := a.PolicyChange(ch, s.edges) // warms the lazily built caches
+			imp, err := a.PolicyChange(context.Background(), ch, s.edges) // warms the lazily built caches
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -174,7 +175,7 @@ func BenchmarkPolicyChange(b *testing.B) {
 			cpu := cpuTime()
 			for b.Loop() {
 				start := time.Now()
-				if _, err := a.PolicyChange(ch, s.edges); err != nil {
+				if _, err := a.PolicyChange(context.Background(), ch, s.edges); err != nil {
 					b.Fatal(err)
 				}
 				durations = append(durations, time.Since(start))
@@ -197,7 +198,7 @@ func BenchmarkNamespaceRelabel(b *testing.B) {
 		b.Fatal(err)
 	}
 	r := impact.NamespaceRelabel{Name: s.ns, NewLabels: map[string]string{"team": "ops", "env": "dev"}}
-	imp, err := a.NamespaceRelabel(r, s.edges)
+	imp, err := a.NamespaceRelabel(context.Background(), r, s.edges)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -207,7 +208,7 @@ func BenchmarkNamespaceRelabel(b *testing.B) {
 	cpu := cpuTime()
 	for b.Loop() {
 		start := time.Now()
-		if _, err := a.NamespaceRelabel(r, s.edges); err != nil {
+		if _, err := a.NamespaceRelabel(context.Background(), r, s.edges); err != nil {
 			b.Fatal(err)
 		}
 		durations = append(durations, time.Since(start))

@@ -1,6 +1,7 @@
 package impact_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -246,7 +247,7 @@ func TestPolicyChange(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			imp, err := a.PolicyChange(tt.change, shopEdges())
+			imp, err := a.PolicyChange(context.Background(), tt.change, shopEdges())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -297,7 +298,7 @@ func TestPolicyChangeDetails(t *testing.T) {
 		t.Fatal(err)
 	}
 	denyAll := policy("shop", "deny-all", sel(), nil)
-	imp, err := a.PolicyChange(impact.Change{Operation: impact.Create, New: denyAll}, shopEdges())
+	imp, err := a.PolicyChange(context.Background(), impact.Change{Operation: impact.Create, New: denyAll}, shopEdges())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -335,7 +336,7 @@ func TestPolicyChangeDetails(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		imp, err := b.PolicyChange(impact.Change{Operation: impact.Create, New: denyAll}, shopEdges())
+		imp, err := b.PolicyChange(context.Background(), impact.Change{Operation: impact.Create, New: denyAll}, shopEdges())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -349,7 +350,7 @@ func TestPolicyChangeDetails(t *testing.T) {
 		// The API server has a policy the snapshot lacks: deleting it
 		// turns green what it denied.
 		extra := policy("shop", "web-deny", sel("app", "web"), nil)
-		imp, err := a.PolicyChange(impact.Change{Operation: impact.Delete, Old: extra}, shopEdges())
+		imp, err := a.PolicyChange(context.Background(), impact.Change{Operation: impact.Delete, Old: extra}, shopEdges())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -381,15 +382,33 @@ func TestPolicyChangeErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := a.PolicyChange(tt.change, shopEdges())
+			_, err := a.PolicyChange(context.Background(), tt.change, shopEdges())
 			if !errors.Is(err, tt.want) {
 				t.Errorf("err = %v, want %v", err, tt.want)
 			}
 		})
 	}
 	var invalid *netpol.InvalidPolicyError
-	if _, err := a.PolicyChange(tests[0].change, nil); !errors.As(err, &invalid) || invalid.Name != "bad" {
+	if _, err := a.PolicyChange(context.Background(), tests[0].change, nil); !errors.As(err, &invalid) || invalid.Name != "bad" {
 		t.Errorf("err = %v, want an *netpol.InvalidPolicyError for shop/bad", err)
+	}
+}
+
+// A request out of budget stops the analysis rather than finishing it in
+// the background.
+func TestPolicyChangeCancelled(t *testing.T) {
+	a, err := impact.NewAnalyzer(shopCluster(), impact.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	denyAll := policy("shop", "deny-all", sel(), nil)
+	if _, err := a.PolicyChange(ctx, impact.Change{Operation: impact.Create, New: denyAll}, shopEdges()); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled PolicyChange: err = %v, want context.Canceled", err)
+	}
+	if imp, err := a.PolicyChange(context.Background(), impact.Change{Operation: impact.Create, New: denyAll}, shopEdges()); err != nil || len(imp.TurnsRed) == 0 {
+		t.Errorf("the same change with time left: %v, %d red; want red connections", err, len(imp.TurnsRed))
 	}
 }
 
@@ -438,7 +457,7 @@ func TestNamespaceRelabel(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			imp, err := a.NamespaceRelabel(tt.relabel, shopEdges())
+			imp, err := a.NamespaceRelabel(context.Background(), tt.relabel, shopEdges())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -459,7 +478,7 @@ func TestNamespaceRelabel(t *testing.T) {
 			}
 		})
 	}
-	if _, err := a.NamespaceRelabel(impact.NamespaceRelabel{}, nil); !errors.Is(err, impact.ErrInvalidChange) {
+	if _, err := a.NamespaceRelabel(context.Background(), impact.NamespaceRelabel{}, nil); !errors.Is(err, impact.ErrInvalidChange) {
 		t.Errorf("relabel without name: err = %v", err)
 	}
 }

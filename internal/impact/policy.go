@@ -1,6 +1,7 @@
 package impact
 
 import (
+	"context"
 	"fmt"
 	"slices"
 
@@ -33,7 +34,7 @@ import (
 // policy's namespace change, so the proposed index compiles that
 // namespace's policies alone, and the current index answers for the other
 // side.
-func (a *Analyzer) PolicyChange(ch Change, edges []flow.Edge) (Impact, error) {
+func (a *Analyzer) PolicyChange(ctx context.Context, ch Change, edges []flow.Edge) (Impact, error) {
 	ns, name, err := ch.target()
 	if err != nil {
 		return Impact{}, err
@@ -51,7 +52,7 @@ func (a *Analyzer) PolicyChange(ch Change, edges []flow.Edge) (Impact, error) {
 		if err != nil {
 			return Impact{}, err
 		}
-		return b.PolicyChange(ch, edges)
+		return b.PolicyChange(ctx, ch, edges)
 	}
 	var proposed *networkingv1.NetworkPolicy
 	if ch.Operation != Delete {
@@ -152,6 +153,9 @@ func (a *Analyzer) PolicyChange(ch Change, edges []flow.Edge) (Impact, error) {
 			register = append(register, w)
 		}
 	}
+	if err := ctx.Err(); err != nil {
+		return Impact{}, err
+	}
 	next, err := netpol.NewIndex(a.cluster.Namespaces, register, policies, a.cluster.Options)
 	if err != nil {
 		return Impact{}, fmt.Errorf("compile the proposed policies of namespace %s: %w", ns, err)
@@ -159,6 +163,9 @@ func (a *Analyzer) PolicyChange(ch Change, edges []flow.Edge) (Impact, error) {
 
 	classes := make([]class, len(pairs))
 	for i := range pairs {
+		if i&1023 == 1023 && ctx.Err() != nil {
+			return Impact{}, ctx.Err() // out of budget: stop, the caller has moved on
+		}
 		p := &pairs[i]
 		before := p.verdict(a.current)
 		// before is outside ∧ inside, with outside the sides of endpoints

@@ -1,6 +1,7 @@
 package impact_test
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
@@ -243,7 +244,7 @@ func TestPolicyChangeMatchesBruteForce(t *testing.T) {
 			}
 			red, green, staysRed := w.bruteForce(t, before, after, affected)
 
-			imp, err := a.PolicyChange(ch, w.edges)
+			imp, err := a.PolicyChange(context.Background(), ch, w.edges)
 			if err != nil {
 				t.Fatalf("seed %d round %d: %v", seed, round, err)
 			}
@@ -306,7 +307,7 @@ func TestNamespaceRelabelMatchesBruteForce(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			imp, err := a.NamespaceRelabel(impact.NamespaceRelabel{Name: ns.Name, NewLabels: newLabels}, w.edges)
+			imp, err := a.NamespaceRelabel(context.Background(), impact.NamespaceRelabel{Name: ns.Name, NewLabels: newLabels}, w.edges)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,6 +1,7 @@
 package impact
 
 import (
+	"context"
 	"fmt"
 	"maps"
 	"slices"
@@ -21,7 +22,7 @@ import (
 // the new ones (or the reverse) are judged (both pods may be of the
 // namespace). The store's NamespaceEdges for the namespace are what is
 // needed.
-func (a *Analyzer) NamespaceRelabel(r NamespaceRelabel, edges []flow.Edge) (Impact, error) {
+func (a *Analyzer) NamespaceRelabel(ctx context.Context, r NamespaceRelabel, edges []flow.Edge) (Impact, error) {
 	if r.Name == "" {
 		return Impact{}, fmt.Errorf("%w: relabel of a namespace without name", ErrInvalidChange)
 	}
@@ -131,6 +132,9 @@ func (a *Analyzer) NamespaceRelabel(r NamespaceRelabel, edges []flow.Edge) (Impa
 	}
 	classes := make([]class, len(pairs))
 	for i := range pairs {
+		if i&1023 == 1023 && ctx.Err() != nil {
+			return Impact{}, ctx.Err()
+		}
 		p := &pairs[i]
 		classes[i] = classify(
 			p.verdict(before),

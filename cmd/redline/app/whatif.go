@@ -157,7 +157,7 @@ func (o *WhatIfOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	imp, err := analyzer.PolicyChange(change, edges)
+	imp, err := analyzer.PolicyChange(ctx, change, edges)
 	if err != nil {
 		return err
 	}
