@@ -44,7 +44,7 @@ $(STATICCHECK):
 	mv $(BIN)/.staticcheck/staticcheck $@ && rmdir $(BIN)/.staticcheck
 
 # Benchmarks behind every figure in the issue notes (one core, as the targets say).
-bench:
+bench: tools
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) -cpu 1 ./...
 
 # Runs each fuzz target for FUZZTIME; the committed corpus runs in `make test`.
