@@ -21,69 +21,9 @@ import (
 	"github.com/redline-dev/redline/internal/flow"
 	"github.com/redline-dev/redline/internal/ingest"
 	"github.com/redline-dev/redline/internal/inventory"
+	"github.com/redline-dev/redline/internal/inventory/inventorytest"
 	"github.com/redline-dev/redline/internal/store"
 )
-
-// shopManifests: Deployments frontend and cart in shop, each with a pod
-// that has an address, and Service cart on 10.96.0.10 (80 → http, 8080).
-const shopManifests = `apiVersion: apps/v1
-kind: Deployment
-metadata: {name: frontend, namespace: shop}
-spec:
-  selector: {matchLabels: {app: frontend}}
-  template:
-    metadata: {labels: {app: frontend}}
-    spec: {containers: [{name: web, image: frontend}]}
----
-apiVersion: apps/v1
-kind: ReplicaSet
-metadata:
-  name: frontend-7d9c8b6f5
-  namespace: shop
-  ownerReferences: [{apiVersion: apps/v1, kind: Deployment, name: frontend, uid: u1, controller: true}]
-spec:
-  selector: {matchLabels: {app: frontend, pod-template-hash: 7d9c8b6f5}}
-  template:
-    metadata: {labels: {app: frontend, pod-template-hash: 7d9c8b6f5}}
-    spec: {containers: [{name: web, image: frontend}]}
----
-apiVersion: v1
-kind: Pod
-metadata:
-  name: frontend-7d9c8b6f5-x2kqp
-  namespace: shop
-  labels: {app: frontend, pod-template-hash: 7d9c8b6f5}
-  ownerReferences: [{apiVersion: apps/v1, kind: ReplicaSet, name: frontend-7d9c8b6f5, uid: u2, controller: true}]
-spec: {containers: [{name: web, image: frontend}]}
-status: {phase: Running, podIPs: [{ip: 10.244.1.23}]}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: cart, namespace: shop}
-spec:
-  selector: {matchLabels: {app: cart}}
-  template:
-    metadata: {labels: {app: cart}}
-    spec: {containers: [{name: cart, image: cart, ports: [{name: http, containerPort: 8080}]}]}
----
-apiVersion: v1
-kind: Pod
-metadata:
-  name: cart-5b7f9d8c6-9hzlw
-  namespace: shop
-  labels: {app: cart}
-  ownerReferences: [{apiVersion: apps/v1, kind: Deployment, name: cart, uid: u3, controller: true}]
-spec: {containers: [{name: cart, image: cart}]}
-status: {phase: Running, podIPs: [{ip: 10.244.2.41}]}
----
-apiVersion: v1
-kind: Service
-metadata: {name: cart, namespace: shop}
-spec:
-  selector: {app: cart}
-  clusterIP: 10.96.0.10
-  ports: [{port: 80, targetPort: http}]
-`
 
 var (
 	frontendEP = flow.WorkloadEndpoint("shop", "Deployment", "frontend")
@@ -120,10 +60,7 @@ type flowsEnv struct {
 func newFlowsEnv(t testing.TB, maxBody int64) *flowsEnv {
 	t.Helper()
 	ctx := context.Background()
-	inv, err := inventory.LoadFiles(ctx, []string{"-"}, inventory.LoadOptions{Stdin: strings.NewReader(shopManifests)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	inv := inventorytest.LoadShop(t)
 	st, err := store.Open(ctx, store.Options{Dir: t.TempDir(), Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)

@@ -20,139 +20,9 @@ import (
 	"github.com/redline-dev/redline/internal/flow"
 	"github.com/redline-dev/redline/internal/ingest"
 	"github.com/redline-dev/redline/internal/inventory"
+	"github.com/redline-dev/redline/internal/inventory/inventorytest"
 	"github.com/redline-dev/redline/internal/store"
 )
-
-// shopManifests is a small cluster as `kubectl get -o yaml` prints it:
-// namespaces shop and payments; Deployments frontend and cart (shop) and
-// payment (payments), each with a ReplicaSet and a pod that has its
-// address; Service shop/cart on 10.96.0.10 (80 → the named port http,
-// 8080; 9090 → 9091 by number) and payments/payment on 10.96.0.20
-// (443 → 8443 by number).
-const shopManifests = `apiVersion: v1
-kind: Namespace
-metadata: {name: shop}
----
-apiVersion: v1
-kind: Namespace
-metadata: {name: payments}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: frontend, namespace: shop}
-spec:
-  selector: {matchLabels: {app: frontend}}
-  template:
-    metadata: {labels: {app: frontend, tier: web}}
-    spec: {containers: [{name: web, image: frontend}]}
----
-apiVersion: apps/v1
-kind: ReplicaSet
-metadata:
-  name: frontend-7d9c8b6f5
-  namespace: shop
-  ownerReferences: [{apiVersion: apps/v1, kind: Deployment, name: frontend, uid: u1, controller: true}]
-spec:
-  selector: {matchLabels: {app: frontend, pod-template-hash: 7d9c8b6f5}}
-  template:
-    metadata: {labels: {app: frontend, tier: web, pod-template-hash: 7d9c8b6f5}}
-    spec: {containers: [{name: web, image: frontend}]}
----
-apiVersion: v1
-kind: Pod
-metadata:
-  name: frontend-7d9c8b6f5-x2kqp
-  namespace: shop
-  labels: {app: frontend, tier: web, pod-template-hash: 7d9c8b6f5}
-  ownerReferences: [{apiVersion: apps/v1, kind: ReplicaSet, name: frontend-7d9c8b6f5, uid: u2, controller: true}]
-spec: {nodeName: kind-worker, containers: [{name: web, image: frontend}]}
-status: {phase: Running, podIP: 10.244.1.23, podIPs: [{ip: 10.244.1.23}]}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: cart, namespace: shop}
-spec:
-  selector: {matchLabels: {app: cart}}
-  template:
-    metadata: {labels: {app: cart, tier: backend}}
-    spec:
-      containers:
-      - name: cart
-        image: cart
-        ports: [{name: http, containerPort: 8080}, {name: admin, containerPort: 9091}]
----
-apiVersion: apps/v1
-kind: ReplicaSet
-metadata:
-  name: cart-5b7f9d8c6
-  namespace: shop
-  ownerReferences: [{apiVersion: apps/v1, kind: Deployment, name: cart, uid: u3, controller: true}]
-spec:
-  selector: {matchLabels: {app: cart, pod-template-hash: 5b7f9d8c6}}
-  template:
-    metadata: {labels: {app: cart, tier: backend, pod-template-hash: 5b7f9d8c6}}
-    spec: {containers: [{name: cart, image: cart, ports: [{name: http, containerPort: 8080}]}]}
----
-apiVersion: v1
-kind: Pod
-metadata:
-  name: cart-5b7f9d8c6-9hzlw
-  namespace: shop
-  labels: {app: cart, tier: backend, pod-template-hash: 5b7f9d8c6}
-  ownerReferences: [{apiVersion: apps/v1, kind: ReplicaSet, name: cart-5b7f9d8c6, uid: u4, controller: true}]
-spec: {nodeName: kind-worker2, containers: [{name: cart, image: cart, ports: [{name: http, containerPort: 8080}]}]}
-status: {phase: Running, podIP: 10.244.2.41, podIPs: [{ip: 10.244.2.41}]}
----
-apiVersion: v1
-kind: Service
-metadata: {name: cart, namespace: shop}
-spec:
-  selector: {app: cart}
-  clusterIP: 10.96.0.10
-  clusterIPs: [10.96.0.10]
-  ports:
-  - {name: web, port: 80, targetPort: http}
-  - {name: admin, port: 9090, targetPort: 9091}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: payment, namespace: payments}
-spec:
-  selector: {matchLabels: {app: payment}}
-  template:
-    metadata: {labels: {app: payment}}
-    spec: {containers: [{name: payment, image: payment, ports: [{containerPort: 8443}]}]}
----
-apiVersion: apps/v1
-kind: ReplicaSet
-metadata:
-  name: payment-6c8d9f7b4
-  namespace: payments
-  ownerReferences: [{apiVersion: apps/v1, kind: Deployment, name: payment, uid: u5, controller: true}]
-spec:
-  selector: {matchLabels: {app: payment, pod-template-hash: 6c8d9f7b4}}
-  template:
-    metadata: {labels: {app: payment, pod-template-hash: 6c8d9f7b4}}
-    spec: {containers: [{name: payment, image: payment}]}
----
-apiVersion: v1
-kind: Pod
-metadata:
-  name: payment-6c8d9f7b4-q7m2x
-  namespace: payments
-  labels: {app: payment, pod-template-hash: 6c8d9f7b4}
-  ownerReferences: [{apiVersion: apps/v1, kind: ReplicaSet, name: payment-6c8d9f7b4, uid: u6, controller: true}]
-spec: {nodeName: kind-worker3, containers: [{name: payment, image: payment}]}
-status: {phase: Running, podIP: 10.244.3.7, podIPs: [{ip: 10.244.3.7}]}
----
-apiVersion: v1
-kind: Service
-metadata: {name: payment, namespace: payments}
-spec:
-  selector: {app: payment}
-  clusterIP: 10.96.0.20
-  ports: [{port: 443, targetPort: 8443}]
-`
 
 var (
 	frontendEP = flow.WorkloadEndpoint("shop", "Deployment", "frontend")
@@ -176,11 +46,7 @@ type harness struct {
 
 func newHarness(t testing.TB) *harness {
 	t.Helper()
-	ctx := context.Background()
-	inv, err := inventory.LoadFiles(ctx, []string{"-"}, inventory.LoadOptions{Stdin: strings.NewReader(shopManifests)})
-	if err != nil {
-		t.Fatalf("load manifests: %v", err)
-	}
+	inv := inventorytest.LoadShop(t)
 	for _, w := range inv.Warnings {
 		t.Logf("manifest warning: %s", w)
 	}
@@ -830,10 +696,7 @@ func (r *verdictRecorder) RecordVerdict(key flow.EdgeKey, _ time.Time, v flow.Ve
 // (translated) edge key when the recorder has it, and is only counted as
 // a duplicate report when it has not.
 func TestHandleVerdictEscalation(t *testing.T) {
-	inv, err := inventory.LoadFiles(context.Background(), []string{"-"}, inventory.LoadOptions{Stdin: strings.NewReader(shopManifests)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	inv := inventorytest.LoadShop(t)
 	cluster := inventory.FromInventory(inv, inventory.Options{})
 	at := recent().Format(time.RFC3339Nano)
 	lines := []string{
@@ -876,10 +739,7 @@ func TestHandleVerdictEscalation(t *testing.T) {
 func TestIngestMetrics(t *testing.T) {
 	h := newHarness(t)
 	reg := prometheus.NewPedanticRegistry()
-	inv, err := inventory.LoadFiles(context.Background(), []string{"-"}, inventory.LoadOptions{Stdin: strings.NewReader(shopManifests)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	inv := inventorytest.LoadShop(t)
 	cluster := inventory.FromInventory(inv, inventory.Options{})
 	lines := hubbleLines(tcpConnection(frontendPod, cartPod, 43000, 8080, recent(), "shop/cart"))
 	lines = append(lines, "not json")

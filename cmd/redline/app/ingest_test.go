@@ -8,108 +8,9 @@ import (
 	"strings"
 	"testing"
 	"time"
-)
 
-// ingestCluster: namespaces shop and payments; Deployments frontend and
-// cart (shop) and payment (payments), with ReplicaSets and pods that have
-// addresses; Service shop/cart on 10.96.0.10 (80 → the named port http).
-const ingestCluster = `apiVersion: v1
-kind: Namespace
-metadata: {name: shop}
----
-apiVersion: v1
-kind: Namespace
-metadata: {name: payments}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: frontend, namespace: shop}
-spec:
-  selector: {matchLabels: {app: frontend}}
-  template:
-    metadata: {labels: {app: frontend}}
-    spec: {containers: [{name: web, image: frontend}]}
----
-apiVersion: apps/v1
-kind: ReplicaSet
-metadata:
-  name: frontend-7d9c8b6f5
-  namespace: shop
-  ownerReferences: [{apiVersion: apps/v1, kind: Deployment, name: frontend, uid: u1, controller: true}]
-spec:
-  selector: {matchLabels: {app: frontend, pod-template-hash: 7d9c8b6f5}}
-  template:
-    metadata: {labels: {app: frontend, pod-template-hash: 7d9c8b6f5}}
-    spec: {containers: [{name: web, image: frontend}]}
----
-apiVersion: v1
-kind: Pod
-metadata:
-  name: frontend-7d9c8b6f5-x2kqp
-  namespace: shop
-  labels: {app: frontend, pod-template-hash: 7d9c8b6f5}
-  ownerReferences: [{apiVersion: apps/v1, kind: ReplicaSet, name: frontend-7d9c8b6f5, uid: u2, controller: true}]
-spec: {containers: [{name: web, image: frontend}]}
-status: {phase: Running, podIPs: [{ip: 10.244.1.23}]}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: cart, namespace: shop}
-spec:
-  selector: {matchLabels: {app: cart}}
-  template:
-    metadata: {labels: {app: cart}}
-    spec: {containers: [{name: cart, image: cart, ports: [{name: http, containerPort: 8080}]}]}
----
-apiVersion: apps/v1
-kind: ReplicaSet
-metadata:
-  name: cart-5b7f9d8c6
-  namespace: shop
-  ownerReferences: [{apiVersion: apps/v1, kind: Deployment, name: cart, uid: u3, controller: true}]
-spec:
-  selector: {matchLabels: {app: cart, pod-template-hash: 5b7f9d8c6}}
-  template:
-    metadata: {labels: {app: cart, pod-template-hash: 5b7f9d8c6}}
-    spec: {containers: [{name: cart, image: cart}]}
----
-apiVersion: v1
-kind: Pod
-metadata:
-  name: cart-5b7f9d8c6-9hzlw
-  namespace: shop
-  labels: {app: cart, pod-template-hash: 5b7f9d8c6}
-  ownerReferences: [{apiVersion: apps/v1, kind: ReplicaSet, name: cart-5b7f9d8c6, uid: u4, controller: true}]
-spec: {containers: [{name: cart, image: cart}]}
-status: {phase: Running, podIPs: [{ip: 10.244.2.41}]}
----
-apiVersion: v1
-kind: Service
-metadata: {name: cart, namespace: shop}
-spec:
-  selector: {app: cart}
-  clusterIP: 10.96.0.10
-  ports: [{port: 80, targetPort: http}]
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: payment, namespace: payments}
-spec:
-  selector: {matchLabels: {app: payment}}
-  template:
-    metadata: {labels: {app: payment}}
-    spec: {containers: [{name: payment, image: payment}]}
----
-apiVersion: v1
-kind: Pod
-metadata:
-  name: payment-6c8d9f7b4-q7m2x
-  namespace: payments
-  labels: {app: payment}
-  ownerReferences: [{apiVersion: apps/v1, kind: Deployment, name: payment, uid: u5, controller: true}]
-spec: {containers: [{name: payment, image: payment}]}
-status: {phase: Running, podIPs: [{ip: 10.244.3.7}]}
-`
+	"github.com/redline-dev/redline/internal/inventory/inventorytest"
+)
 
 // flowRecords returns Hubble and native records of a few minutes ago:
 //
@@ -150,11 +51,8 @@ func flowRecords() []string {
 func ingestFixture(t *testing.T, flowLines []string) (dir, cluster, flows, data string) {
 	t.Helper()
 	dir = t.TempDir()
-	cluster = filepath.Join(dir, "cluster.yaml")
+	cluster = inventorytest.WriteShop(t, dir)
 	flows = filepath.Join(dir, "flows.jsonl")
-	if err := os.WriteFile(cluster, []byte(ingestCluster), 0o644); err != nil {
-		t.Fatal(err)
-	}
 	if err := os.WriteFile(flows, []byte(strings.Join(flowLines, "\n")+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
