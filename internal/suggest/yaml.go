@@ -1,0 +1,36 @@
+package suggest
+
+import (
+	"encoding/json"
+	"fmt"
+
+	networkingv1 "k8s.io/api/networking/v1"
+	"sigs.k8s.io/yaml"
+)
+
+// YAML renders a policy as kubectl would print it for apply: apiVersion and
+// kind first, keys sorted, no status, no creationTimestamp.
+func YAML(p *networkingv1.NetworkPolicy) ([]byte, error) {
+	if p == nil {
+		return nil, fmt.Errorf("render policy: no policy")
+	}
+	cp := p.DeepCopy()
+	cp.APIVersion, cp.Kind = "networking.k8s.io/v1", "NetworkPolicy"
+	raw, err := json.Marshal(cp)
+	if err != nil {
+		return nil, fmt.Errorf("render policy %s/%s: %w", p.Namespace, p.Name, err)
+	}
+	var obj map[string]any
+	if err := json.Unmarshal(raw, &obj); err != nil {
+		return nil, fmt.Errorf("render policy %s/%s: %w", p.Namespace, p.Name, err)
+	}
+	delete(obj, "status")
+	if md, ok := obj["metadata"].(map[string]any); ok {
+		delete(md, "creationTimestamp")
+	}
+	out, err := yaml.Marshal(obj)
+	if err != nil {
+		return nil, fmt.Errorf("render policy %s/%s: %w", p.Namespace, p.Name, err)
+	}
+	return out, nil
+}
