@@ -7,7 +7,9 @@ package traffic
 import (
 	"cmp"
 	"fmt"
+	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -136,6 +138,27 @@ func compareRows(a, b Row) int {
 		cmp.Compare(a.Protocol, b.Protocol),
 		cmp.Compare(a.Port, b.Port),
 	)
+}
+
+// ParseWindow parses Go durations plus a day suffix ("7d", "1d12h").
+func ParseWindow(s string) (time.Duration, error) {
+	var days time.Duration
+	if i := strings.IndexByte(s, 'd'); i > 0 {
+		n, err := strconv.Atoi(s[:i])
+		// A positive number of days that a Duration holds (292 years).
+		if err != nil || n <= 0 || int64(n) > math.MaxInt64/int64(24*time.Hour) {
+			return 0, fmt.Errorf("%q: want a duration like 90m, 12h or 7d", s)
+		}
+		days, s = time.Duration(n)*24*time.Hour, s[i+1:]
+		if s == "" {
+			return days, nil
+		}
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d+days <= 0 {
+		return 0, fmt.Errorf("%q: want a positive duration like 90m, 12h or 7d", s)
+	}
+	return d + days, nil
 }
 
 // Ago renders how long before now t was, as kubectl renders ages: 45s,

@@ -236,22 +236,8 @@ func (o *SuggestOptions) Run(ctx context.Context) error {
 	var out []suggest.Suggestion
 	for _, subject := range subjects {
 		in := suggest.Input{Subject: subject, Inventory: inv, Aliases: cluster.Classifier().Aliases(), Window: o.since, Now: now, Source: "redline suggest " + o.DataDir}
-		if in.Ingress, in.Egress, err = st.WorkloadEdges(ctx, subject, from, to); err != nil {
+		if in.Ingress, in.Egress, err = suggest.Gather(ctx, st, inv, subject, from, to); err != nil {
 			return err
-		}
-		// Connections that went through a Service backed by the workload
-		// are the workload's ingress too.
-		for _, w := range inv.Workloads {
-			if w.Namespace != subject.Namespace || w.Kind != subject.WorkloadKind || w.Name != subject.Name {
-				continue
-			}
-			for _, svc := range suggest.ServicesSelecting(inv, w) {
-				ingress, _, err := st.WorkloadEdges(ctx, svc, from, to)
-				if err != nil {
-					return err
-				}
-				in.Ingress = append(in.Ingress, ingress...)
-			}
 		}
 		s, err := suggest.Suggest(in, o.choices)
 		if err != nil {

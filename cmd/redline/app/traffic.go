@@ -6,11 +6,9 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"math"
 	"net/netip"
 	"os"
 	"slices"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -103,63 +101,10 @@ func (o *TrafficOptions) Validate() error {
 }
 
 // parseWindow parses Go durations plus a day suffix ("7d", "1d12h").
-func parseWindow(s string) (time.Duration, error) {
-	var days time.Duration
-	if i := strings.IndexByte(s, 'd'); i > 0 {
-		n, err := strconv.Atoi(s[:i])
-		// A positive number of days that a Duration holds (292 years).
-		if err != nil || n <= 0 || int64(n) > math.MaxInt64/int64(24*time.Hour) {
-			return 0, fmt.Errorf("%q: want a duration like 90m, 12h or 7d", s)
-		}
-		days, s = time.Duration(n)*24*time.Hour, s[i+1:]
-		if s == "" {
-			return days, nil
-		}
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil || d+days <= 0 {
-		return 0, fmt.Errorf("%q: want a positive duration like 90m, 12h or 7d", s)
-	}
-	return d + days, nil
-}
+func parseWindow(s string) (time.Duration, error) { return traffic.ParseWindow(s) }
 
 // parseWorkloadRef parses "namespace/Kind/name".
-func parseWorkloadRef(s string) (flow.Endpoint, error) {
-	parts := strings.Split(s, "/")
-	if len(parts) != 3 || parts[0] == "" || parts[1] == "" || parts[2] == "" {
-		return flow.Endpoint{}, fmt.Errorf("invalid workload %q: want namespace/Kind/name, e.g. shop/Deployment/frontend", s)
-	}
-	kind := canonicalKind(parts[1])
-	if kind == "" {
-		return flow.Endpoint{}, fmt.Errorf("invalid workload kind %q: use Deployment, DaemonSet, StatefulSet, CronJob, Job, ReplicaSet or Pod", parts[1])
-	}
-	return flow.WorkloadEndpoint(parts[0], kind, parts[2]), nil
-}
-
-func canonicalKind(k string) string {
-	for _, kind := range []string{"Deployment", "DaemonSet", "StatefulSet", "CronJob", "Job", "ReplicaSet", "Pod"} {
-		if strings.EqualFold(k, kind) {
-			return kind
-		}
-	}
-	switch strings.ToLower(k) {
-	case "deploy", "deployments":
-		return "Deployment"
-	case "ds", "daemonsets":
-		return "DaemonSet"
-	case "sts", "statefulsets":
-		return "StatefulSet"
-	case "cj", "cronjobs":
-		return "CronJob"
-	case "jobs":
-		return "Job"
-	case "rs", "replicasets":
-		return "ReplicaSet"
-	case "po", "pods":
-		return "Pod"
-	}
-	return ""
-}
+func parseWorkloadRef(s string) (flow.Endpoint, error) { return flow.ParseWorkloadRef(s) }
 
 // TrafficReport is the JSON output of `redline traffic`.
 type TrafficReport struct {
