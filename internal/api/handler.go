@@ -14,6 +14,9 @@ type Deps struct {
 	// (caches synced, store open); nil means always.
 	Ready            func() error
 	MaxFlowBodyBytes int64
+	// Suggestions, if set, serves POST /api/v1/suggestions (it authorises
+	// per namespace itself).
+	Suggestions *SuggestionsHandler
 }
 
 // NewHandler routes /api/v1. Every route authenticates the caller with a
@@ -23,6 +26,9 @@ func NewHandler(d Deps) http.Handler {
 	mux := http.NewServeMux()
 	flows := &FlowsHandler{Ingester: d.Ingester, MaxBodyBytes: d.MaxFlowBodyBytes}
 	mux.Handle("/api/v1/flows", d.Guard.Middleware(kubeauth.IngestFlows, readyGate(d.Ready, flows)))
+	if d.Suggestions != nil {
+		mux.Handle("/api/v1/suggestions", readyGate(d.Ready, d.Suggestions))
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such API path: "+r.URL.Path+" (see docs/api.md)")
 	})

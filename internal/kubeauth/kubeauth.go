@@ -49,6 +49,12 @@ var (
 	IngestFlows = Permission{Verb: "create", Resource: "flows"}
 )
 
+// ReadTraffic allows reading a namespace's observed traffic, and what is
+// derived from it (suggestions).
+func ReadTraffic(namespace string) Permission {
+	return Permission{Verb: "get", Resource: "traffic", Namespace: namespace}
+}
+
 // Options configure a Guard.
 type Options struct {
 	Client kubernetes.Interface

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -267,6 +268,13 @@ func (o *ServeOptions) Run(ctx context.Context) (err error) {
 			Guard:            guard,
 			Ingester:         pipe,
 			MaxFlowBodyBytes: o.MaxFlowBodyBytes,
+			Suggestions: &api.SuggestionsHandler{
+				Auth:      guard,
+				Inventory: cluster.Snapshot,
+				Edges:     st,
+				Aliases:   func() map[string][]netip.Prefix { return cluster.Classifier().Aliases() },
+				Now:       time.Now,
+			},
 			Ready: func() error {
 				if err := cluster.ReadyCheck(nil); err != nil {
 					return err
