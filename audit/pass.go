@@ -1,0 +1,394 @@
+// Package audit is the audit loop of `redline serve`: for every workload it
+// keeps a ConfigMap redline-suggested-<kind>-<name> with the suggested policy
+// and a report of the workload's traffic and live red connections, and it
+// reports the namespaces that lack the namespace label key.
+//
+// Pass computes what the ConfigMaps should hold from plain values (the
+// inventory, the edges, the time); Apply makes the cluster match. The loop
+// around them (leader election, interval, debounced triggers, Events,
+// metrics) is not here yet.
+package audit
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/redline-dev/redline/internal/flow"
+	"github.com/redline-dev/redline/internal/inventory"
+	"github.com/redline-dev/redline/internal/netpol"
+	"github.com/redline-dev/redline/internal/suggest"
+)
+
+const (
+	// NamePrefix starts the name of every suggestion ConfigMap.
+	NamePrefix = "redline-suggested-"
+	// ManagedByValue is the value of suggest.LabelManagedBy on what the
+	// audit loop writes.
+	ManagedByValue = "redline"
+	// DefaultOptOutLabel is the namespace label that turns the audit off
+	// for a namespace.
+	DefaultOptOutLabel = "redline.io/audit=disabled"
+	// KeyPolicy and KeyReport are the ConfigMap data keys.
+	KeyPolicy = "policy.yaml"
+	KeyReport = "report.json"
+	// AnnotationGeneratedAt on the ConfigMap says when the pass ran. It is
+	// not part of the data, so a pass that finds nothing new writes nothing.
+	AnnotationGeneratedAt = suggest.AnnotationGeneratedAt
+)
+
+// PassInput is what one audit pass works from.
+type PassInput struct {
+	Inventory *inventory.Inventory
+	// Edges reads the observed edges (store.Store does).
+	Edges suggest.EdgeReader
+	// Window is how far back the pass looks from Now.
+	Window time.Duration
+	Now    time.Time
+	// NamespaceLabelKey is the key policies select namespaces by; empty
+	// means kubernetes.io/metadata.name.
+	NamespaceLabelKey string
+	// OptOutLabel is "key=value" on a namespace that opts out; empty means
+	// DefaultOptOutLabel.
+	OptOutLabel string
+	// Source goes to the policy's redline.dev/source annotation.
+	Source string
+}
+
+// RedConnection is an observed connection the current policies deny, or
+// one the CNI reported dropped.
+type RedConnection struct {
+	Src      string `json:"src"`
+	Dst      string `json:"dst"`
+	Protocol string `json:"protocol"`
+	Port     uint16 `json:"port"`
+	// DeniedByPolicies: the current policy set denies it.
+	DeniedByPolicies bool `json:"deniedByPolicies"`
+	// Dropped: the CNI reported DROPPED verdicts for it in the window.
+	Dropped bool `json:"dropped"`
+}
+
+// TrafficRow is one row of the workload's traffic table and what the
+// suggestion did with it.
+type TrafficRow struct {
+	Direction string `json:"direction"`
+	Peer      string `json:"peer"`
+	Protocol  string `json:"protocol"`
+	Port      uint16 `json:"port"`
+	// Status is included, excluded or unselectable.
+	Status string `json:"status"`
+}
+
+// Report is report.json. Counts and timestamps are left out on purpose: they
+// change with every connection, and the ConfigMap is rewritten only when
+// the content changes.
+type Report struct {
+	Workload     string          `json:"workload"`
+	Window       string          `json:"window"`
+	Traffic      []TrafficRow    `json:"traffic"`
+	Red          []RedConnection `json:"red"`
+	StillAllowed []string        `json:"stillAllowed,omitempty"`
+	NeedsLabel   []string        `json:"needsLabel,omitempty"`
+	Warnings     []string        `json:"warnings,omitempty"`
+}
+
+// UnlabeledNamespace is a namespace in cross-namespace traffic that lacks
+// the namespace label key.
+type UnlabeledNamespace struct {
+	Namespace string
+	Key       string
+	// Workloads are the workloads whose cross-namespace traffic involves
+	// it, sorted.
+	Workloads []string
+}
+
+// Skipped is a workload the pass wrote nothing for, and why.
+type Skipped struct {
+	Workload string
+	Reason   string
+}
+
+// PassResult is what a pass wants the cluster to hold.
+type PassResult struct {
+	// ConfigMaps are the desired suggestion ConfigMaps, sorted by
+	// namespace and name.
+	ConfigMaps []corev1.ConfigMap
+	// Red are all red connections, deduplicated and sorted.
+	Red       []RedConnection
+	Unlabeled []UnlabeledNamespace
+	OptedOut  []string
+	Skipped   []Skipped
+	// Namespaces are all namespaces of the inventory: the ones Apply must
+	// look at for stale ConfigMaps.
+	Namespaces []string
+}
+
+// ConfigMapName is the name of a workload's suggestion ConfigMap.
+func ConfigMapName(kind, name string) string {
+	n := NamePrefix + strings.ToLower(kind) + "-" + name
+	if len(n) > 253 {
+		n = n[:253]
+	}
+	return strings.TrimRight(n, "-.")
+}
+
+// Pass runs one audit pass. A workload whose suggestion fails is skipped
+// (PassResult.Skipped); reading edges failing fails the pass.
+func Pass(ctx context.Context, in PassInput) (PassResult, error) {
+	var res PassResult
+	if in.Inventory == nil || in.Edges == nil {
+		return res, errors.New("audit pass: inventory and edge reader are required")
+	}
+	inv := in.Inventory
+	key := cmp.Or(in.NamespaceLabelKey, netpol.NamespaceNameLabel)
+	optKey, optVal, ok := strings.Cut(cmp.Or(in.OptOutLabel, DefaultOptOutLabel), "=")
+	if !ok || optKey == "" {
+		return res, fmt.Errorf("audit pass: opt-out label %q: use key=value", in.OptOutLabel)
+	}
+	ix, err := netpol.NewIndex(inv.Namespaces, inv.Workloads, inv.Policies, netpol.DefaultOptions())
+	if err != nil {
+		return res, fmt.Errorf("audit pass: index current policies: %w", err)
+	}
+	nsLabels := make(map[string]map[string]string, len(inv.Namespaces))
+	optedOut := map[string]bool{}
+	for _, ns := range inv.Namespaces {
+		nsLabels[ns.Name] = ns.Labels
+		res.Namespaces = append(res.Namespaces, ns.Name)
+		if v, has := ns.Labels[optKey]; has && v == optVal {
+			optedOut[ns.Name] = true
+			res.OptedOut = append(res.OptedOut, ns.Name)
+		}
+	}
+	p := &passer{inv: inv, ix: ix, byKey: map[string]*netpol.Workload{}}
+	for _, w := range inv.Workloads {
+		p.byKey[w.Namespace+"/"+w.Kind+"/"+w.Name] = w
+	}
+	redAll := map[RedConnection]bool{}
+	unlabeled := map[string]map[string]bool{}
+	from := in.Now.Add(-in.Window)
+	for _, w := range inv.Workloads {
+		if err := ctx.Err(); err != nil {
+			return res, err
+		}
+		subject := flow.WorkloadEndpoint(w.Namespace, w.Kind, w.Name)
+		if w.HostNetwork || optedOut[w.Namespace] {
+			continue
+		}
+		ingress, egress, err := suggest.Gather(ctx, in.Edges, inv, subject, from, in.Now)
+		if err != nil {
+			return res, fmt.Errorf("audit pass: read edges of %s: %w", subject, err)
+		}
+		var red []RedConnection
+		for _, e := range slices.Concat(ingress, egress) {
+			if rc, isRed := p.red(e); isRed {
+				red = append(red, rc)
+				redAll[rc] = true
+			}
+			for _, pair := range [][2]flow.Endpoint{{e.Src, e.Dst}, {e.Dst, e.Src}} {
+				a, b := pair[0], pair[1]
+				if a.Kind != flow.EndpointWorkload || b.Kind != flow.EndpointWorkload || a.Namespace == b.Namespace {
+					continue
+				}
+				if _, has := nsLabels[a.Namespace][key]; !has {
+					if unlabeled[a.Namespace] == nil {
+						unlabeled[a.Namespace] = map[string]bool{}
+					}
+					unlabeled[a.Namespace][w.Key()] = true
+				}
+			}
+		}
+		sug, err := suggest.Suggest(suggest.Input{
+			Subject: subject, Inventory: inv, Ingress: ingress, Egress: egress,
+			Window: in.Window, Now: in.Now, Source: cmp.Or(in.Source, "redline audit"),
+		}, suggest.Choices{NamespaceLabelKey: in.NamespaceLabelKey})
+		if err != nil {
+			res.Skipped = append(res.Skipped, Skipped{Workload: w.Key(), Reason: err.Error()})
+			continue
+		}
+		cm, err := configMap(w, sug, red, in)
+		if err != nil {
+			res.Skipped = append(res.Skipped, Skipped{Workload: w.Key(), Reason: err.Error()})
+			continue
+		}
+		res.ConfigMaps = append(res.ConfigMaps, cm)
+	}
+	for rc := range redAll {
+		res.Red = append(res.Red, rc)
+	}
+	slices.SortFunc(res.Red, redCmp)
+	for ns, ws := range unlabeled {
+		u := UnlabeledNamespace{Namespace: ns, Key: key}
+		for w := range ws {
+			u.Workloads = append(u.Workloads, w)
+		}
+		slices.Sort(u.Workloads)
+		res.Unlabeled = append(res.Unlabeled, u)
+	}
+	slices.SortFunc(res.Unlabeled, func(a, b UnlabeledNamespace) int { return cmp.Compare(a.Namespace, b.Namespace) })
+	slices.SortFunc(res.ConfigMaps, func(a, b corev1.ConfigMap) int {
+		return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
+	})
+	return res, nil
+}
+
+type passer struct {
+	inv   *inventory.Inventory
+	ix    *netpol.Index
+	byKey map[string]*netpol.Workload
+}
+
+func redCmp(a, b RedConnection) int {
+	return cmp.Or(cmp.Compare(a.Src, b.Src), cmp.Compare(a.Dst, b.Dst),
+		cmp.Compare(a.Protocol, b.Protocol), cmp.Compare(a.Port, b.Port))
+}
+
+// red reports whether an edge is red: dropped by the CNI, or denied by the
+// current policies for some destination pod it reached.
+func (p *passer) red(e flow.Edge) (RedConnection, bool) {
+	rc := RedConnection{Src: e.Src.String(), Dst: e.Dst.String(), Protocol: e.Protocol.String(), Port: e.Port}
+	rc.Dropped = e.Verdicts[flow.VerdictDropped] > 0
+	proto, known := k8sProtocol(e.Protocol)
+	if known {
+		src := p.endpoint(e.Src)
+		for _, d := range p.destinations(e.Dst, e.Port) {
+			if !p.ix.Verdict(src, d.ep, proto, d.port) {
+				rc.DeniedByPolicies = true
+				break
+			}
+		}
+	}
+	return rc, rc.Dropped || rc.DeniedByPolicies
+}
+
+// endpoint maps a flow endpoint to the engine's: a known workload, an
+// address, or (a node, an unknown workload) an endpoint no policy selects
+// and no ipBlock matches.
+func (p *passer) endpoint(e flow.Endpoint) netpol.Endpoint {
+	switch e.Kind {
+	case flow.EndpointWorkload:
+		if w := p.byKey[e.Namespace+"/"+e.WorkloadKind+"/"+e.Name]; w != nil {
+			return netpol.WorkloadEndpoint(w)
+		}
+	case flow.EndpointAddress:
+		return netpol.AddrEndpoint(e.Addr)
+	}
+	return netpol.Endpoint{}
+}
+
+type dest struct {
+	ep   netpol.Endpoint
+	port int32
+}
+
+// destinations are the pods a connection to e on port reached: the
+// backends of a Service (on the resolved target port), else e itself.
+func (p *passer) destinations(e flow.Endpoint, port uint16) []dest {
+	if e.Kind != flow.EndpointWorkload || e.WorkloadKind != inventory.ServiceEndpointKind {
+		return []dest{{p.endpoint(e), int32(port)}}
+	}
+	var svc *inventory.Service
+	for i := range p.inv.Services {
+		if s := &p.inv.Services[i]; s.Namespace == e.Namespace && s.Name == e.Name {
+			svc = s
+		}
+	}
+	if svc == nil {
+		return nil
+	}
+	var out []dest
+	for _, w := range p.inv.Workloads {
+		if !slices.Contains(suggest.ServicesSelecting(p.inv, w), e) {
+			continue
+		}
+		for _, sp := range svc.Ports {
+			if sp.Port != int32(port) {
+				continue
+			}
+			if sp.TargetPort.IntValue() > 0 {
+				out = append(out, dest{netpol.WorkloadEndpoint(w), int32(sp.TargetPort.IntValue())})
+				continue
+			}
+			for _, cp := range w.Ports {
+				if cp.Name == sp.TargetPort.StrVal && cmp.Or(cp.Protocol, corev1.ProtocolTCP) == sp.Protocol {
+					out = append(out, dest{netpol.WorkloadEndpoint(w), cp.Port})
+				}
+			}
+		}
+	}
+	return out
+}
+
+func k8sProtocol(p flow.Protocol) (corev1.Protocol, bool) {
+	switch p {
+	case flow.ProtocolTCP:
+		return corev1.ProtocolTCP, true
+	case flow.ProtocolUDP:
+		return corev1.ProtocolUDP, true
+	case flow.ProtocolSCTP:
+		return corev1.ProtocolSCTP, true
+	}
+	return "", false
+}
+
+func rowsOf(status string, rows []suggest.Row) []TrafficRow {
+	out := make([]TrafficRow, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, TrafficRow{Direction: string(r.Direction), Peer: r.Peer.String(), Protocol: r.Protocol.String(), Port: r.Port, Status: status})
+	}
+	return out
+}
+
+func configMap(w *netpol.Workload, sug suggest.Suggestion, red []RedConnection, in PassInput) (corev1.ConfigMap, error) {
+	pol := sug.Policy.DeepCopy()
+	// The generation time changes every pass; it goes on the ConfigMap,
+	// not into the data compared for updates.
+	delete(pol.Annotations, suggest.AnnotationGeneratedAt)
+	policyYAML, err := suggest.YAML(pol)
+	if err != nil {
+		return corev1.ConfigMap{}, err
+	}
+	rep := Report{
+		Workload: w.Key(),
+		Window:   in.Window.String(),
+		Traffic:  slices.Concat(rowsOf("included", sug.Included), rowsOf("excluded", sug.Excluded), rowsOf("unselectable", sug.Unselectable)),
+		Red:      slices.Clone(red),
+		Warnings: sug.Warnings,
+	}
+	slices.SortFunc(rep.Traffic, func(a, b TrafficRow) int {
+		return cmp.Or(cmp.Compare(a.Direction, b.Direction), cmp.Compare(a.Peer, b.Peer),
+			cmp.Compare(a.Protocol, b.Protocol), cmp.Compare(a.Port, b.Port))
+	})
+	slices.SortFunc(rep.Red, redCmp)
+	rep.Red = slices.Compact(rep.Red)
+	if rep.Red == nil {
+		rep.Red = []RedConnection{}
+	}
+	for _, r := range sug.StillAllowed {
+		rep.StillAllowed = append(rep.StillAllowed, r.String())
+	}
+	for _, n := range sug.NeedsLabel {
+		rep.NeedsLabel = append(rep.NeedsLabel, n.Message())
+	}
+	reportJSON, err := json.MarshalIndent(rep, "", "  ")
+	if err != nil {
+		return corev1.ConfigMap{}, fmt.Errorf("render report of %s: %w", w.Key(), err)
+	}
+	return corev1.ConfigMap{
+		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
+		ObjectMeta: metav1.ObjectMeta{
+			Name:        ConfigMapName(w.Kind, w.Name),
+			Namespace:   w.Namespace,
+			Labels:      map[string]string{suggest.LabelManagedBy: ManagedByValue},
+			Annotations: map[string]string{AnnotationGeneratedAt: in.Now.UTC().Format(time.RFC3339)},
+		},
+		Data: map[string]string{KeyPolicy: string(policyYAML), KeyReport: string(reportJSON) + "\n"},
+	}, nil
+}

@@ -1,0 +1,191 @@
+package audit
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/redline-dev/redline/internal/flow"
+	"github.com/redline-dev/redline/internal/inventory"
+	"github.com/redline-dev/redline/internal/inventory/inventorytest"
+)
+
+// edgeList is an in-memory suggest.EdgeReader.
+type edgeList []flow.Edge
+
+func (l edgeList) WorkloadEdges(_ context.Context, ep flow.Endpoint, _, _ time.Time) (ingress, egress []flow.Edge, err error) {
+	for _, e := range l {
+		if e.Dst == ep {
+			ingress = append(ingress, e)
+		}
+		if e.Src == ep {
+			egress = append(egress, e)
+		}
+	}
+	return ingress, egress, nil
+}
+
+var (
+	frontend = flow.WorkloadEndpoint("shop", "Deployment", "frontend")
+	cart     = flow.WorkloadEndpoint("shop", "Deployment", "cart")
+	payment  = flow.WorkloadEndpoint("payments", "Deployment", "payment")
+	cartSvc  = inventory.ServiceEndpoint("shop", "cart")
+)
+
+func edge(src, dst flow.Endpoint, port uint16, dropped uint64) flow.Edge {
+	e := flow.Edge{EdgeKey: flow.EdgeKey{Src: src, Dst: dst, Protocol: flow.ProtocolTCP, Port: port}}
+	e.Count = 3 + dropped
+	e.Verdicts[flow.VerdictForwarded] = 3
+	e.Verdicts[flow.VerdictDropped] = dropped
+	return e
+}
+
+// shopWithPolicy is the shop fixture plus a policy that lets only cart
+// reach payment on 8443.
+func shopWithPolicy(t *testing.T, nsLabels map[string]map[string]string) *inventory.Inventory {
+	t.Helper()
+	inv := inventorytest.LoadShop(t)
+	for i := range inv.Namespaces {
+		for k, v := range nsLabels[inv.Namespaces[i].Name] {
+			inv.Namespaces[i].Labels[k] = v
+		}
+	}
+	tcp, port := corev1.ProtocolTCP, intstr.FromInt32(8443)
+	inv.Policies = append(inv.Policies, &networkingv1.NetworkPolicy{
+		ObjectMeta: metav1.ObjectMeta{Name: "payment-from-cart", Namespace: "payments"},
+		Spec: networkingv1.NetworkPolicySpec{
+			PodSelector: metav1.LabelSelector{MatchLabels: map[string]string{"app": "payment"}},
+			Ingress: []networkingv1.NetworkPolicyIngressRule{{
+				From: []networkingv1.NetworkPolicyPeer{{
+					NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": "shop"}},
+					PodSelector:       &metav1.LabelSelector{MatchLabels: map[string]string{"app": "cart"}},
+				}},
+				Ports: []networkingv1.NetworkPolicyPort{{Protocol: &tcp, Port: &port}},
+			}},
+		},
+	})
+	return inv
+}
+
+var shopEdges = edgeList{
+	edge(frontend, payment, 8443, 0), // denied by payment-from-cart: red
+	edge(cart, payment, 8443, 0),     // allowed
+	edge(frontend, cartSvc, 80, 2),   // allowed by policies, but dropped: red
+}
+
+func cmNames(cms []corev1.ConfigMap) []string {
+	var out []string
+	for _, cm := range cms {
+		out = append(out, cm.Namespace+"/"+cm.Name)
+	}
+	return out
+}
+
+func TestPass(t *testing.T) {
+	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	denied := RedConnection{Src: "shop/frontend[Deployment]", Dst: "payments/payment[Deployment]", Protocol: "TCP", Port: 8443, DeniedByPolicies: true}
+	dropped := RedConnection{Src: "shop/frontend[Deployment]", Dst: "shop/cart[Service]", Protocol: "TCP", Port: 80, Dropped: true}
+	all := []string{"payments/redline-suggested-deployment-payment", "shop/redline-suggested-deployment-cart", "shop/redline-suggested-deployment-frontend"}
+	tests := []struct {
+		name          string
+		nsLabels      map[string]map[string]string
+		key           string
+		wantCMs       []string
+		wantRed       []RedConnection
+		wantUnlabeled []string
+	}{
+		{name: "default key", wantCMs: all, wantRed: []RedConnection{denied, dropped}},
+		{name: "custom key, both namespaces lack it", key: "team", wantCMs: all, wantRed: []RedConnection{denied, dropped}, wantUnlabeled: []string{"payments", "shop"}},
+		{name: "custom key, payments has it", key: "team", nsLabels: map[string]map[string]string{"payments": {"team": "pay"}}, wantCMs: all, wantRed: []RedConnection{denied, dropped}, wantUnlabeled: []string{"shop"}},
+		{
+			name: "shop opted out", nsLabels: map[string]map[string]string{"shop": {"redline.io/audit": "disabled"}},
+			wantCMs: all[:1], wantRed: []RedConnection{denied},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := PassInput{Inventory: shopWithPolicy(t, tt.nsLabels), Edges: shopEdges, Window: 24 * time.Hour, Now: now, NamespaceLabelKey: tt.key}
+			res, err := Pass(context.Background(), in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(res.Skipped) > 0 {
+				t.Errorf("skipped: %+v", res.Skipped)
+			}
+			if got := cmNames(res.ConfigMaps); !slices.Equal(got, tt.wantCMs) {
+				t.Errorf("ConfigMaps = %v, want %v", got, tt.wantCMs)
+			}
+			if !slices.Equal(res.Red, tt.wantRed) {
+				t.Errorf("red = %+v, want %+v", res.Red, tt.wantRed)
+			}
+			var unl []string
+			for _, u := range res.Unlabeled {
+				unl = append(unl, u.Namespace)
+				if u.Key != tt.key {
+					t.Errorf("unlabeled %s: key %q, want %q", u.Namespace, u.Key, tt.key)
+				}
+			}
+			if !slices.Equal(unl, tt.wantUnlabeled) {
+				t.Errorf("unlabeled = %v, want %v", unl, tt.wantUnlabeled)
+			}
+			for _, cm := range res.ConfigMaps {
+				if cm.Labels["app.kubernetes.io/managed-by"] != "redline" {
+					t.Errorf("%s: labels %v", cm.Name, cm.Labels)
+				}
+				if !strings.Contains(cm.Data[KeyPolicy], "kind: NetworkPolicy") {
+					t.Errorf("%s: policy.yaml:\n%s", cm.Name, cm.Data[KeyPolicy])
+				}
+				var rep Report
+				if err := json.Unmarshal([]byte(cm.Data[KeyReport]), &rep); err != nil {
+					t.Fatalf("%s: report.json: %v", cm.Name, err)
+				}
+				if cm.Name == "redline-suggested-deployment-payment" && !slices.Contains(rep.Red, denied) {
+					t.Errorf("payment report lacks the denied connection: %+v", rep.Red)
+				}
+			}
+			// Deterministic, and independent of Now: a later pass over the
+			// same traffic would not rewrite anything.
+			in.Now = now.Add(10 * time.Minute)
+			again, err := Pass(context.Background(), in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range res.ConfigMaps {
+				if a, b := res.ConfigMaps[i].Data, again.ConfigMaps[i].Data; a[KeyPolicy] != b[KeyPolicy] || a[KeyReport] != b[KeyReport] {
+					t.Errorf("%s: data changed between passes:\n%v\n%v", res.ConfigMaps[i].Name, a, b)
+				}
+			}
+		})
+	}
+}
+
+// A connection through a Service is judged at the backends, on the target
+// port (the named port http resolves to 8080).
+func TestPassServiceDestination(t *testing.T) {
+	inv := shopWithPolicy(t, nil)
+	tcp, http := corev1.ProtocolTCP, intstr.FromInt32(8080)
+	inv.Policies = append(inv.Policies, &networkingv1.NetworkPolicy{
+		ObjectMeta: metav1.ObjectMeta{Name: "cart-http-only", Namespace: "shop"},
+		Spec: networkingv1.NetworkPolicySpec{
+			PodSelector: metav1.LabelSelector{MatchLabels: map[string]string{"app": "cart"}},
+			Ingress:     []networkingv1.NetworkPolicyIngressRule{{Ports: []networkingv1.NetworkPolicyPort{{Protocol: &tcp, Port: &http}}}},
+		},
+	})
+	edges := edgeList{edge(frontend, cartSvc, 80, 0), edge(frontend, cartSvc, 9090, 0)}
+	res, err := Pass(context.Background(), PassInput{Inventory: inv, Edges: edges, Window: time.Hour, Now: time.Unix(0, 0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []RedConnection{{Src: "shop/frontend[Deployment]", Dst: "shop/cart[Service]", Protocol: "TCP", Port: 9090, DeniedByPolicies: true}}
+	if !slices.Equal(res.Red, want) {
+		t.Errorf("red = %+v, want %+v", res.Red, want)
+	}
+}
