@@ -59,7 +59,7 @@ type PassInput struct {
 	// OptOutLabel is "key=value" on a namespace that opts out; empty means
 	// DefaultOptOutLabel.
 	OptOutLabel string
-	// Source goes to the policy's redline.dev/source annotation.
+	// Source goes to the policy's redline.io/source annotation.
 	Source string
 }
 

@@ -35,8 +35,8 @@
 //     under the same name (a Service's named targetPort stays a name).
 //   - Rows sharing a peer merge into one rule with several ports; rules,
 //     peers and ports are sorted, so the output is deterministic.
-//   - Annotations: redline.dev/window, redline.dev/generated-at (Input.Now)
-//     and redline.dev/source.
+//   - Annotations: redline.io/window, redline.io/generated-at (Input.Now)
+//     and redline.io/source.
 //
 // # Global rules
 //

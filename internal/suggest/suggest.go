@@ -36,9 +36,9 @@ const (
 
 // Annotation keys of generated policies.
 const (
-	AnnotationWindow      = "redline.dev/window"
-	AnnotationGeneratedAt = "redline.dev/generated-at"
-	AnnotationSource      = "redline.dev/source"
+	AnnotationWindow      = "redline.io/window"
+	AnnotationGeneratedAt = "redline.io/generated-at"
+	AnnotationSource      = "redline.io/source"
 	LabelManagedBy        = "app.kubernetes.io/managed-by"
 )
 
