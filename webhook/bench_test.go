@@ -2,8 +2,6 @@ package webhook
 
 import (
 	"context"
-	"math/rand/v2"
-	"net/netip"
 	"slices"
 	"testing"
 	"time"
@@ -13,24 +11,9 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 
 	"github.com/redline-dev/redline/internal/flow"
-	"github.com/redline-dev/redline/internal/impact"
+	"github.com/redline-dev/redline/internal/impact/impacttest"
 	"github.com/redline-dev/redline/internal/inventory"
-	"github.com/redline-dev/redline/internal/netpol"
-	"github.com/redline-dev/redline/internal/netpol/netpoltest"
 	"github.com/redline-dev/redline/rego"
-)
-
-// The benchmark cluster matches internal/impact's: 10,000 workloads in 50
-// namespaces under 300 policies, 20,000 edges observed in one namespace
-// without a default deny (to its own workloads, other namespaces', its
-// Services and external addresses). The generator of the edges is a copy
-// of impact's (test code of another package); STYLE.md rule 8 wants it in
-// a shared helper package, which is outside this change.
-const (
-	benchNamespaces = 50
-	benchWorkloads  = 10_000
-	benchPolicies   = 300
-	benchEdges      = 20_000
 )
 
 type staticEdges []flow.Edge
@@ -39,70 +22,18 @@ func (s staticEdges) NamespaceEdges(context.Context, string, time.Time, time.Tim
 	return s, nil
 }
 
+// benchWorld is impacttest's world, the one internal/impact's benchmarks
+// measure, observed until now.
 func benchWorld(b *testing.B) (inv *inventory.Inventory, ns string, edges []flow.Edge) {
-	nss, wls, pols := netpoltest.GenerateCluster(1, benchNamespaces, benchWorkloads, benchPolicies)
-	inv = &inventory.Inventory{Namespaces: nss, Workloads: wls, Policies: pols}
-	denied := map[string]bool{}
-	for _, p := range pols {
-		if p.Name == "default-deny" {
-			denied[p.Namespace] = true
-		}
-	}
-	for _, n := range nss[1:] {
-		if !denied[n.Name] {
-			ns = n.Name
-			break
-		}
-	}
-	if ns == "" {
+	w := impacttest.Generate(time.Now())
+	if w.Namespace == "" {
 		b.Fatal("no namespace without a default deny")
 	}
-	var in []*netpol.Workload
-	for _, w := range wls {
-		if w.Namespace == ns {
-			in = append(in, w)
-		}
+	inv = &inventory.Inventory{Namespaces: w.Namespaces, Workloads: w.Workloads, Policies: w.Policies}
+	for _, s := range w.Services {
+		inv.Services = append(inv.Services, inventory.Service{Namespace: s.Namespace, Name: s.Name, Selector: s.Selector})
 	}
-	for _, app := range []string{"api", "web", "postgres"} {
-		inv.Services = append(inv.Services, inventory.Service{Namespace: ns, Name: app, Selector: map[string]string{"app": app}})
-	}
-	r := rand.New(rand.NewPCG(5, 6))
-	ep := func(w *netpol.Workload) flow.Endpoint { return flow.WorkloadEndpoint(w.Namespace, w.Kind, w.Name) }
-	ports := []uint16{53, 80, 443, 5432, 6379, 8080, 8050, 9090, 9187, 50051}
-	now := time.Now()
-	keys := map[flow.EdgeKey]bool{}
-	for len(edges) < benchEdges {
-		local := ep(in[r.IntN(len(in))])
-		var peer flow.Endpoint
-		switch n := r.IntN(100); {
-		case n < 40:
-			peer = ep(in[r.IntN(len(in))])
-		case n < 80:
-			peer = ep(wls[r.IntN(len(wls))])
-		case n < 95:
-			peer = flow.Endpoint{Kind: flow.EndpointAddress, Class: flow.ClassExternal,
-				Addr: netip.AddrFrom4([4]byte{byte(11 + r.IntN(100)), byte(r.IntN(256)), byte(r.IntN(256)), byte(1 + r.IntN(254))})}
-		default:
-			svc := inv.Services[r.IntN(len(inv.Services))]
-			peer = flow.WorkloadEndpoint(svc.Namespace, impact.ServiceKind, svc.Name)
-		}
-		src, dst := local, peer
-		if r.IntN(2) == 0 {
-			src, dst = peer, local
-		}
-		e := flow.Edge{EdgeKey: flow.EdgeKey{Src: src, Dst: dst, Protocol: flow.ProtocolTCP, Port: ports[r.IntN(len(ports))]}}
-		if r.IntN(10) == 0 {
-			e.Protocol = flow.ProtocolUDP
-		}
-		if keys[e.EdgeKey] {
-			continue
-		}
-		keys[e.EdgeKey] = true
-		e.Count = 1 + uint64(r.IntN(10_000))
-		e.LastSeen = now.Add(-time.Duration(r.IntN(7*24*3600)) * time.Second)
-		edges = append(edges, e)
-	}
-	return inv, ns, edges
+	return inv, w.Namespace, w.Edges
 }
 
 // BenchmarkNetworkPolicyDecision measures one admission decision in

@@ -1,12 +1,8 @@
 package impact_test
 
 import (
-	"cmp"
 	"context"
-	"math/rand/v2"
-	"net/netip"
 	"slices"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -19,19 +15,8 @@ import (
 
 	"github.com/redline-dev/redline/internal/flow"
 	"github.com/redline-dev/redline/internal/impact"
+	"github.com/redline-dev/redline/internal/impact/impacttest"
 	"github.com/redline-dev/redline/internal/netpol"
-	"github.com/redline-dev/redline/internal/netpol/netpoltest"
-)
-
-// The benchmark cluster: 10,000 workloads in 50 namespaces (200 each)
-// under 300 policies, and 20,000 edges observed in one namespace between
-// its workloads, workloads of other namespaces, its Services and external
-// addresses.
-const (
-	benchNamespaces = 50
-	benchWorkloads  = 10_000
-	benchPolicies   = 300
-	benchEdges      = 20_000
 )
 
 type benchSetup struct {
@@ -40,77 +25,15 @@ type benchSetup struct {
 	edges   []flow.Edge
 }
 
-var benchWorld = sync.OnceValue(func() (s benchSetup) {
-	nss, wls, pols := netpoltest.GenerateCluster(1, benchNamespaces, benchWorkloads, benchPolicies)
-	s.cluster = impact.Cluster{Namespaces: nss, Workloads: wls, Policies: pols, Options: netpol.DefaultOptions()}
-	// A namespace without a default deny, so that a deny-all turns its
-	// traffic red.
-	denied := map[string]bool{}
-	for _, p := range pols {
-		if p.Name == "default-deny" {
-			denied[p.Namespace] = true
-		}
+// benchWorld is impacttest's world (shared with the webhook's benchmark),
+// observed until 2026-03-08.
+var benchWorld = sync.OnceValue(func() benchSetup {
+	w := impacttest.Generate(time.Date(2026, 3, 8, 0, 0, 0, 0, time.UTC))
+	return benchSetup{
+		cluster: impact.Cluster{Namespaces: w.Namespaces, Workloads: w.Workloads, Policies: w.Policies, Services: w.Services, Options: netpol.DefaultOptions()},
+		ns:      w.Namespace,
+		edges:   w.Edges,
 	}
-	for _, ns := range nss[1:] {
-		if !denied[ns.Name] {
-			s.ns = ns.Name
-			break
-		}
-	}
-	var in []*netpol.Workload
-	for _, w := range wls {
-		if w.Namespace == s.ns {
-			in = append(in, w)
-		}
-	}
-	for _, app := range []string{"api", "web", "postgres"} {
-		s.cluster.Services = append(s.cluster.Services, impact.Service{Namespace: s.ns, Name: app, Selector: map[string]string{"app": app}})
-	}
-	r := rand.New(rand.NewPCG(5, 6))
-	ep := func(w *netpol.Workload) flow.Endpoint { return flow.WorkloadEndpoint(w.Namespace, w.Kind, w.Name) }
-	ports := []uint16{53, 80, 443, 5432, 6379, 8080, 8050, 9090, 9187, 50051}
-	keys := map[flow.EdgeKey]bool{}
-	for len(s.edges) < benchEdges {
-		local := ep(in[r.IntN(len(in))])
-		var peer flow.Endpoint
-		switch n := r.IntN(100); {
-		case n < 40:
-			peer = ep(in[r.IntN(len(in))])
-		case n < 80:
-			peer = ep(wls[r.IntN(len(wls))])
-		case n < 95:
-			peer = flow.Endpoint{Kind: flow.EndpointAddress, Class: flow.ClassExternal,
-				Addr: netip.AddrFrom4([4]byte{byte(11 + r.IntN(100)), byte(r.IntN(256)), byte(r.IntN(256)), byte(1 + r.IntN(254))})}
-		default:
-			svc := s.cluster.Services[r.IntN(len(s.cluster.Services))]
-			peer = flow.WorkloadEndpoint(svc.Namespace, impact.ServiceKind, svc.Name)
-		}
-		src, dst := local, peer
-		if r.IntN(2) == 0 {
-			src, dst = peer, local
-		}
-		e := flow.Edge{EdgeKey: flow.EdgeKey{Src: src, Dst: dst, Protocol: flow.ProtocolTCP, Port: ports[r.IntN(len(ports))]}}
-		if r.IntN(10) == 0 {
-			e.Protocol = flow.ProtocolUDP
-		}
-		if keys[e.EdgeKey] {
-			continue
-		}
-		keys[e.EdgeKey] = true
-		e.Count = 1 + uint64(r.IntN(10_000))
-		e.LastSeen = time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(r.IntN(7*24*3600)) * time.Second)
-		s.edges = append(s.edges, e)
-	}
-	// As the store returns them: sorted by source, destination, protocol
-	// and port.
-	slices.SortFunc(s.edges, func(a, b flow.Edge) int {
-		return cmp.Or(
-			strings.Compare(a.Src.String(), b.Src.String()),
-			strings.Compare(a.Dst.String(), b.Dst.String()),
-			cmp.Compare(a.Protocol, b.Protocol),
-			cmp.Compare(a.Port, b.Port))
-	})
-	return s
 })
 
 // benchChanges are the what-ifs measured: a default deny (every edge of
