@@ -16,6 +16,7 @@ import (
 	"github.com/redline-dev/redline/internal/netpol"
 	"github.com/redline-dev/redline/internal/store"
 	"github.com/redline-dev/redline/internal/suggest"
+	"github.com/redline-dev/redline/internal/traffic"
 )
 
 // SuggestOptions are the flags of `redline suggest`.
@@ -100,7 +101,7 @@ func (o *SuggestOptions) Validate() error {
 		return usageErrorf("unknown output format %q: use yaml or json", o.Output)
 	}
 	var err error
-	if o.since, err = parseWindow(o.Since); err != nil {
+	if o.since, err = traffic.ParseWindow(o.Since); err != nil {
 		return usageError{fmt.Errorf("invalid --since: %w", err)}
 	}
 	c := suggest.Choices{NamespaceLabelKey: o.NamespaceLabel, NamedPorts: o.NamedPorts}
@@ -160,7 +161,7 @@ func parsePeerPort(s string) (flow.Endpoint, flow.Protocol, uint16, error) {
 	if a, err := netip.ParseAddr(peerText); err == nil {
 		return flow.Endpoint{Kind: flow.EndpointAddress, Addr: a}, proto, port, nil
 	}
-	peer, err := parseWorkloadRef(peerText)
+	peer, err := flow.ParseWorkloadRef(peerText)
 	return peer, proto, port, err
 }
 
@@ -215,7 +216,7 @@ func (o *SuggestOptions) Run(ctx context.Context) error {
 			}
 		}
 	} else {
-		ep, err := parseWorkloadRef(o.Workload)
+		ep, err := flow.ParseWorkloadRef(o.Workload)
 		if err != nil {
 			if ns, name, ok := serviceRef(o.Workload); ok {
 				ep = inventory.ServiceEndpoint(ns, name)

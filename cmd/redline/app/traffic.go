@@ -85,13 +85,13 @@ func (o *TrafficOptions) Validate() error {
 	if o.Output != "text" && o.Output != "json" {
 		return usageErrorf("unknown output format %q: use text or json", o.Output)
 	}
-	d, err := parseWindow(o.Since)
+	d, err := traffic.ParseWindow(o.Since)
 	if err != nil {
 		return usageError{fmt.Errorf("invalid --since: %w", err)}
 	}
 	o.since = d
 	if o.Workload != "" {
-		ep, err := parseWorkloadRef(o.Workload)
+		ep, err := flow.ParseWorkloadRef(o.Workload)
 		if err != nil {
 			return usageError{err}
 		}
@@ -99,12 +99,6 @@ func (o *TrafficOptions) Validate() error {
 	}
 	return nil
 }
-
-// parseWindow parses Go durations plus a day suffix ("7d", "1d12h").
-func parseWindow(s string) (time.Duration, error) { return traffic.ParseWindow(s) }
-
-// parseWorkloadRef parses "namespace/Kind/name".
-func parseWorkloadRef(s string) (flow.Endpoint, error) { return flow.ParseWorkloadRef(s) }
 
 // TrafficReport is the JSON output of `redline traffic`.
 type TrafficReport struct {

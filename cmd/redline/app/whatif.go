@@ -88,7 +88,7 @@ func (o *WhatIfOptions) Validate() error {
 	case o.Output != "text" && o.Output != "json":
 		return usageErrorf("unknown output format %q: use text or json", o.Output)
 	}
-	d, err := parseWindow(o.Since)
+	d, err := traffic.ParseWindow(o.Since)
 	if err != nil {
 		return usageError{fmt.Errorf("invalid --since: %w", err)}
 	}
