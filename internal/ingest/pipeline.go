@@ -108,6 +108,15 @@ type Result struct {
 	FirstErrors []LineError `json:"firstErrors,omitempty"`
 }
 
+// IgnoredTotal is the number of ignored records, all reasons together.
+func (r Result) IgnoredTotal() int {
+	n := 0
+	for _, c := range r.Ignored {
+		n += c
+	}
+	return n
+}
+
 // LineError is a bad line, for people and for JSON.
 type LineError struct {
 	Line  int    `json:"line"`

@@ -155,7 +155,7 @@ func (o *IngestOptions) Run(ctx context.Context) error {
 		ingestErr = fmt.Errorf("store: %w", err)
 	}
 	fmt.Fprintf(o.streams.Out, "%d lines: %d connections recorded, %d duplicate reports, %d replies, %d ignored, %d rejected\n",
-		res.Lines, res.Recorded, res.Duplicates, res.Replies, ignoredTotal(res.Ignored), res.Errors)
+		res.Lines, res.Recorded, res.Duplicates, res.Replies, res.IgnoredTotal(), res.Errors)
 	for _, le := range res.FirstErrors {
 		fmt.Fprintf(o.streams.ErrOut, "%s: line %d: %s\n", o.Input, le.Line, le.Error)
 	}
@@ -169,12 +169,4 @@ func (o *IngestOptions) Run(ctx context.Context) error {
 		return fmt.Errorf("%w: %d of %d lines (the others were kept)", ErrBadLines, res.Errors, res.Lines)
 	}
 	return nil
-}
-
-func ignoredTotal(m map[string]int) int {
-	n := 0
-	for _, v := range m {
-		n += v
-	}
-	return n
 }
