@@ -110,6 +110,32 @@ type UnlabeledNamespace struct {
 	Workloads []string
 }
 
+// NamespaceSummary is one namespace's line in the audit report.
+type NamespaceSummary struct {
+	Namespace string `json:"namespace"`
+	// Workloads counts the workloads that are not on the host network.
+	Workloads int `json:"workloads"`
+	// UnprotectedIngress and UnprotectedEgress count the workloads no
+	// policy isolates in that direction: everything may reach them (or
+	// they may reach everything).
+	UnprotectedIngress int `json:"unprotectedIngress"`
+	UnprotectedEgress  int `json:"unprotectedEgress"`
+	SuggestedPolicies  int `json:"suggestedPolicies"`
+	// RedConnections counts the red connections with an end in the
+	// namespace.
+	RedConnections int  `json:"redConnections"`
+	OptedOut       bool `json:"optedOut,omitempty"`
+	// MissingLabel is the namespace label key the namespace lacks while
+	// its workloads talk across namespaces.
+	MissingLabel string `json:"missingLabel,omitempty"`
+}
+
+// WorkloadRed is the number of red connections of one workload.
+type WorkloadRed struct {
+	Namespace, Kind, Name string
+	Red                   int
+}
+
 // Skipped is a workload the pass wrote nothing for, and why.
 type Skipped struct {
 	Workload string
@@ -129,6 +155,15 @@ type PassResult struct {
 	// Namespaces are all namespaces of the inventory: the ones Apply must
 	// look at for stale ConfigMaps.
 	Namespaces []string
+	// Summaries has one entry per namespace, sorted.
+	Summaries []NamespaceSummary
+	// WorkloadRed lists the audited workloads with their red connection
+	// count (zero included), sorted.
+	WorkloadRed []WorkloadRed
+	// Disagreements counts, per edge, the flows in the window on which the
+	// CNI's verdict and the engine's differ: forwarded although the
+	// current policies deny, or dropped although they allow.
+	Disagreements map[flow.EdgeKey]uint64
 }
 
 // ConfigMapName is the name of a workload's suggestion ConfigMap.
@@ -167,11 +202,11 @@ func Pass(ctx context.Context, in PassInput) (PassResult, error) {
 			res.OptedOut = append(res.OptedOut, ns.Name)
 		}
 	}
-	p := &passer{inv: inv, ix: ix, byKey: map[string]*netpol.Workload{}}
-	for _, w := range inv.Workloads {
-		p.byKey[w.Namespace+"/"+w.Kind+"/"+w.Name] = w
-	}
+	p := newPasser(inv, ix)
+	summaries := protection(inv, optedOut)
+	res.Disagreements = map[flow.EdgeKey]uint64{}
 	redAll := map[RedConnection]bool{}
+	redByNS := map[string]map[RedConnection]bool{}
 	unlabeled := map[string]map[string]bool{}
 	from := in.Now.Add(-in.Window)
 	for _, w := range inv.Workloads {
@@ -188,9 +223,24 @@ func Pass(ctx context.Context, in PassInput) (PassResult, error) {
 		}
 		var red []RedConnection
 		for _, e := range slices.Concat(ingress, egress) {
-			if rc, isRed := p.red(e); isRed {
+			rc, isRed, judged := p.red(e)
+			if judged {
+				if n := disagreeing(e, rc.DeniedByPolicies); n > 0 {
+					res.Disagreements[e.EdgeKey] = n
+				}
+			}
+			if isRed {
 				red = append(red, rc)
 				redAll[rc] = true
+				for _, ns := range []string{e.Src.Namespace, e.Dst.Namespace} {
+					if ns == "" {
+						continue
+					}
+					if redByNS[ns] == nil {
+						redByNS[ns] = map[RedConnection]bool{}
+					}
+					redByNS[ns][rc] = true
+				}
 			}
 			for _, pair := range [][2]flow.Endpoint{{e.Src, e.Dst}, {e.Dst, e.Src}} {
 				a, b := pair[0], pair[1]
@@ -219,6 +269,10 @@ func Pass(ctx context.Context, in PassInput) (PassResult, error) {
 			continue
 		}
 		res.ConfigMaps = append(res.ConfigMaps, cm)
+		res.WorkloadRed = append(res.WorkloadRed, WorkloadRed{Namespace: w.Namespace, Kind: w.Kind, Name: w.Name, Red: countDistinct(red)})
+		if s := summaries[w.Namespace]; s != nil {
+			s.SuggestedPolicies++
+		}
 	}
 	for rc := range redAll {
 		res.Red = append(res.Red, rc)
@@ -233,16 +287,91 @@ func Pass(ctx context.Context, in PassInput) (PassResult, error) {
 		res.Unlabeled = append(res.Unlabeled, u)
 	}
 	slices.SortFunc(res.Unlabeled, func(a, b UnlabeledNamespace) int { return cmp.Compare(a.Namespace, b.Namespace) })
+	for _, u := range res.Unlabeled {
+		if s := summaries[u.Namespace]; s != nil {
+			s.MissingLabel = u.Key
+		}
+	}
+	for _, ns := range res.Namespaces {
+		s := summaries[ns]
+		s.RedConnections = len(redByNS[ns])
+		res.Summaries = append(res.Summaries, *s)
+	}
+	slices.SortFunc(res.WorkloadRed, func(a, b WorkloadRed) int {
+		return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Name, b.Name))
+	})
 	slices.SortFunc(res.ConfigMaps, func(a, b corev1.ConfigMap) int {
 		return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
 	})
 	return res, nil
 }
 
+// passer judges edges against the current policies.
 type passer struct {
 	inv   *inventory.Inventory
 	ix    *netpol.Index
 	byKey map[string]*netpol.Workload
+	// services and backends map a Service endpoint to the Service and the
+	// workloads it selects, built once per pass: looking them up per edge
+	// would cost a scan of every workload.
+	services map[flow.Endpoint]*inventory.Service
+	backends map[flow.Endpoint][]*netpol.Workload
+}
+
+func newPasser(inv *inventory.Inventory, ix *netpol.Index) *passer {
+	p := &passer{
+		inv: inv, ix: ix,
+		byKey:    make(map[string]*netpol.Workload, len(inv.Workloads)),
+		services: make(map[flow.Endpoint]*inventory.Service, len(inv.Services)),
+		backends: map[flow.Endpoint][]*netpol.Workload{},
+	}
+	byNS := map[string][]*inventory.Service{}
+	for i := range inv.Services {
+		s := &inv.Services[i]
+		p.services[inventory.ServiceEndpoint(s.Namespace, s.Name)] = s
+		if len(s.Selector) > 0 {
+			byNS[s.Namespace] = append(byNS[s.Namespace], s)
+		}
+	}
+	for _, w := range inv.Workloads {
+		p.byKey[w.Namespace+"/"+w.Kind+"/"+w.Name] = w
+		for _, s := range byNS[w.Namespace] {
+			if selectorMatches(s.Selector, w.Labels) {
+				ep := inventory.ServiceEndpoint(s.Namespace, s.Name)
+				p.backends[ep] = append(p.backends[ep], w)
+			}
+		}
+	}
+	return p
+}
+
+// selectorMatches is a Service's selector: every key with its value.
+func selectorMatches(selector, lbls map[string]string) bool {
+	for k, v := range selector {
+		if got, ok := lbls[k]; !ok || got != v {
+			return false
+		}
+	}
+	return true
+}
+
+// disagreeing is how many of an edge's flows the CNI judged otherwise than
+// the engine: the forwarded ones when the policies deny, the dropped ones
+// when they allow. (A drop for another reason than policy counts too: the
+// store keeps verdicts, not drop reasons.)
+func disagreeing(e flow.Edge, denied bool) uint64 {
+	if denied {
+		return e.Verdicts[flow.VerdictForwarded]
+	}
+	return e.Verdicts[flow.VerdictDropped]
+}
+
+func countDistinct(red []RedConnection) int {
+	seen := make(map[RedConnection]bool, len(red))
+	for _, rc := range red {
+		seen[rc] = true
+	}
+	return len(seen)
 }
 
 func redCmp(a, b RedConnection) int {
@@ -251,21 +380,24 @@ func redCmp(a, b RedConnection) int {
 }
 
 // red reports whether an edge is red: dropped by the CNI, or denied by the
-// current policies for some destination pod it reached.
-func (p *passer) red(e flow.Edge) (RedConnection, bool) {
-	rc := RedConnection{Src: e.Src.String(), Dst: e.Dst.String(), Protocol: e.Protocol.String(), Port: e.Port}
+// current policies for some destination pod it reached. judged says the
+// engine could decide (a known protocol, a destination it knows).
+func (p *passer) red(e flow.Edge) (rc RedConnection, isRed, judged bool) {
+	rc = RedConnection{Src: e.Src.String(), Dst: e.Dst.String(), Protocol: e.Protocol.String(), Port: e.Port}
 	rc.Dropped = e.Verdicts[flow.VerdictDropped] > 0
 	proto, known := k8sProtocol(e.Protocol)
 	if known {
 		src := p.endpoint(e.Src)
-		for _, d := range p.destinations(e.Dst, e.Port) {
+		dests := p.destinations(e.Dst, e.Port)
+		judged = len(dests) > 0
+		for _, d := range dests {
 			if !p.ix.Verdict(src, d.ep, proto, d.port) {
 				rc.DeniedByPolicies = true
 				break
 			}
 		}
 	}
-	return rc, rc.Dropped || rc.DeniedByPolicies
+	return rc, rc.Dropped || rc.DeniedByPolicies, judged
 }
 
 // endpoint maps a flow endpoint to the engine's: a known workload, an
@@ -294,20 +426,12 @@ func (p *passer) destinations(e flow.Endpoint, port uint16) []dest {
 	if e.Kind != flow.EndpointWorkload || e.WorkloadKind != inventory.ServiceEndpointKind {
 		return []dest{{p.endpoint(e), int32(port)}}
 	}
-	var svc *inventory.Service
-	for i := range p.inv.Services {
-		if s := &p.inv.Services[i]; s.Namespace == e.Namespace && s.Name == e.Name {
-			svc = s
-		}
-	}
+	svc := p.services[e]
 	if svc == nil {
 		return nil
 	}
 	var out []dest
-	for _, w := range p.inv.Workloads {
-		if !slices.Contains(suggest.ServicesSelecting(p.inv, w), e) {
-			continue
-		}
+	for _, w := range p.backends[e] {
 		for _, sp := range svc.Ports {
 			if sp.Port != int32(port) {
 				continue

@@ -3,6 +3,7 @@ package audit
 import (
 	"context"
 	"encoding/json"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -187,5 +188,44 @@ func TestPassServiceDestination(t *testing.T) {
 	want := []RedConnection{{Src: "shop/frontend[Deployment]", Dst: "shop/cart[Service]", Protocol: "TCP", Port: 9090, DeniedByPolicies: true}}
 	if !slices.Equal(res.Red, want) {
 		t.Errorf("red = %+v, want %+v", res.Red, want)
+	}
+}
+
+// The pass also counts, per namespace, the workloads no policy isolates,
+// the suggestions and the red connections, and per edge the flows on which
+// the CNI and the engine disagree.
+func TestPassSummaries(t *testing.T) {
+	inv := shopWithPolicy(t, nil)
+	res, err := Pass(context.Background(), PassInput{Inventory: inv, Edges: shopEdges, Window: time.Hour, Now: time.Unix(0, 0), NamespaceLabelKey: "team"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	byNS := map[string]NamespaceSummary{}
+	for _, s := range res.Summaries {
+		byNS[s.Namespace] = s
+	}
+	t.Logf("summaries: %+v", res.Summaries)
+	if got, want := len(res.Summaries), len(inv.Namespaces); got != want {
+		t.Fatalf("%d summaries, want one per namespace (%d)", got, want)
+	}
+	pay := byNS["payments"]
+	if pay.Workloads != 1 || pay.UnprotectedIngress != 0 || pay.UnprotectedEgress != 1 || pay.SuggestedPolicies != 1 || pay.RedConnections != 1 || pay.MissingLabel != "team" {
+		t.Errorf("payments = %+v, want 1 workload isolated for ingress only, 1 suggestion, 1 red connection, missing label team", pay)
+	}
+	shop := byNS["shop"]
+	if shop.RedConnections != 2 || shop.SuggestedPolicies != 2 || shop.UnprotectedIngress != shop.Workloads {
+		t.Errorf("shop = %+v, want 2 red connections, 2 suggestions, nothing isolated", shop)
+	}
+	wantRed := map[string]int{"payments/payment": 1, "shop/frontend": 2, "shop/cart": 1}
+	for _, wr := range res.WorkloadRed {
+		if want, ok := wantRed[wr.Namespace+"/"+wr.Name]; ok && wr.Red != want {
+			t.Errorf("%s/%s: %d red, want %d", wr.Namespace, wr.Name, wr.Red, want)
+		}
+	}
+	// frontend→payment is denied but was forwarded 3 times; frontend→cart
+	// is allowed but was dropped twice; cart→payment agrees.
+	want := map[flow.EdgeKey]uint64{shopEdges[0].EdgeKey: 3, shopEdges[2].EdgeKey: 2}
+	if !maps.Equal(res.Disagreements, want) {
+		t.Errorf("disagreements = %v, want %v", res.Disagreements, want)
 	}
 }

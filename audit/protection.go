@@ -1,0 +1,72 @@
+package audit
+
+import (
+	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/redline-dev/redline/internal/inventory"
+)
+
+// protection starts the namespace summaries: per namespace, how many
+// workloads (off the host network) no policy isolates for ingress and for
+// egress. A policy isolates the pods its podSelector selects in the
+// directions of its policyTypes (unset: Ingress, plus Egress when it has
+// egress rules), whatever its rules allow.
+func protection(inv *inventory.Inventory, optedOut map[string]bool) map[string]*NamespaceSummary {
+	out := make(map[string]*NamespaceSummary, len(inv.Namespaces))
+	for _, ns := range inv.Namespaces {
+		out[ns.Name] = &NamespaceSummary{Namespace: ns.Name, OptedOut: optedOut[ns.Name]}
+	}
+	type isolator struct {
+		sel             labels.Selector
+		ingress, egress bool
+	}
+	byNS := map[string][]isolator{}
+	for _, p := range inv.Policies {
+		sel, err := metav1.LabelSelectorAsSelector(&p.Spec.PodSelector)
+		if err != nil {
+			continue // the API server rejects such a policy; it selects nothing
+		}
+		in, eg := policyTypes(p)
+		byNS[p.Namespace] = append(byNS[p.Namespace], isolator{sel, in, eg})
+	}
+	for _, w := range inv.Workloads {
+		s := out[w.Namespace]
+		if s == nil || w.HostNetwork {
+			continue
+		}
+		s.Workloads++
+		set := labels.Set(w.Labels)
+		var in, eg bool
+		for _, iso := range byNS[w.Namespace] {
+			if (iso.ingress && !in || iso.egress && !eg) && iso.sel.Matches(set) {
+				in = in || iso.ingress
+				eg = eg || iso.egress
+			}
+		}
+		if !in {
+			s.UnprotectedIngress++
+		}
+		if !eg {
+			s.UnprotectedEgress++
+		}
+	}
+	return out
+}
+
+// policyTypes are the directions a policy isolates.
+func policyTypes(p *networkingv1.NetworkPolicy) (ingress, egress bool) {
+	if len(p.Spec.PolicyTypes) == 0 {
+		return true, len(p.Spec.Egress) > 0
+	}
+	for _, t := range p.Spec.PolicyTypes {
+		switch t {
+		case networkingv1.PolicyTypeIngress:
+			ingress = true
+		case networkingv1.PolicyTypeEgress:
+			egress = true
+		}
+	}
+	return ingress, egress
+}
