@@ -13,16 +13,20 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/open-policy-agent/cert-controller/pkg/rotator"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+	ctrlclient "sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -31,12 +35,14 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	ctrlwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
 
+	"github.com/redline-dev/redline/audit"
 	"github.com/redline-dev/redline/internal/api"
 	"github.com/redline-dev/redline/internal/flow"
 	"github.com/redline-dev/redline/internal/ingest"
 	"github.com/redline-dev/redline/internal/inventory"
 	"github.com/redline-dev/redline/internal/kubeauth"
 	"github.com/redline-dev/redline/internal/store"
+	"github.com/redline-dev/redline/internal/traffic"
 	"github.com/redline-dev/redline/rego"
 	"github.com/redline-dev/redline/webhook"
 )
@@ -66,11 +72,22 @@ type ServeOptions struct {
 	WebhookMaxConcurrency int
 	WebhookCertSync       bool
 
+	LeaderElect       bool
+	AuditInterval     time.Duration
+	AuditDebounce     time.Duration
+	AuditWindow       string
+	AuditOptOutLabel  string
+	AuditWriteQPS     float64
+	NamespaceLabelKey string
+	auditWindow       time.Duration
+
 	streams IO
 	// onAPIListen, if set, learns the API's bound address (tests).
 	onAPIListen func(net.Addr)
 	// restConfig, if set, replaces the kubeconfig lookup (tests).
 	restConfig *rest.Config
+	// onAuditPass, if set, learns every audit pass (tests).
+	onAuditPass func(audit.Outcome)
 	client     kubernetes.Interface
 }
 
@@ -88,6 +105,12 @@ native NDJSON — and keeps observed traffic in the data directory.
 Callers authenticate with a Kubernetes bearer token (TokenReview) and need
 RBAC on Redline's virtual resources (SubjectAccessReview), e.g. "create" on
 "flows" in the API group redline.io to send flows (docs/api.md).
+
+The audit loop (on the elected leader with --leader-elect) writes, every
+--audit-interval and soon after relevant changes, a suggested policy per
+workload into ConfigMaps redline-suggested-<kind>-<name> in the workload's
+namespace, and a summary into redline-audit-report in --namespace
+(docs/audit.md).
 
 Probes: /healthz and /readyz on --health-probe-bind-address; Prometheus
 metrics on --metrics-bind-address. SIGTERM flushes the store before exit.
@@ -129,6 +152,13 @@ func (o *ServeOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.WebhookDNSName, "webhook-dns-name", "", "DNS name in the webhook serving certificate (default redline.<namespace>.svc)")
 	fs.BoolVar(&o.WebhookCertSync, "webhook-cert-sync", false, "outside a pod: copy the self-managed certificates from their Secret into --webhook-cert-dir (in a pod, mount the Secret there instead)")
 	fs.IntVar(&o.WebhookMaxConcurrency, "webhook-max-concurrent", webhook.DefaultMaxConcurrent, "admission evaluations in flight; more wait, then are allowed with a warning")
+	fs.BoolVar(&o.LeaderElect, "leader-elect", false, "elect a leader among replicas (Lease "+LeaderElectionID+" in --namespace); only the leader runs the audit loop")
+	fs.DurationVar(&o.AuditInterval, "audit-interval", audit.DefaultInterval, "time between audit passes (suggested policies, red connections, unlabeled namespaces); 0 disables the audit loop")
+	fs.DurationVar(&o.AuditDebounce, "audit-debounce", audit.DefaultDebounce, "delay between a relevant cluster change (workload, policy, namespace label, Service) and the audit pass it causes")
+	fs.StringVar(&o.AuditWindow, "audit-window", "7d", "observed traffic the audit looks at, back from now (e.g. 12h, 7d)")
+	fs.StringVar(&o.AuditOptOutLabel, "audit-opt-out-label", audit.DefaultOptOutLabel, "namespace label (key=value) that turns the audit off for a namespace; its suggestions are deleted")
+	fs.Float64Var(&o.AuditWriteQPS, "audit-write-qps", audit.DefaultWritesPerSecond, "most ConfigMap writes per second the audit makes")
+	fs.StringVar(&o.NamespaceLabelKey, "namespace-label-key", "kubernetes.io/metadata.name", "namespace label key suggested policies select namespaces by; namespaces without it are reported")
 }
 
 func defaultNamespace() string {
@@ -155,8 +185,29 @@ func (o *ServeOptions) Validate() error {
 	if o.MaxFlowBodyBytes <= 0 {
 		return usageErrorf("--max-flow-body-bytes must be positive")
 	}
+	if o.AuditInterval < 0 || o.AuditDebounce < 0 {
+		return usageErrorf("--audit-interval and --audit-debounce cannot be negative")
+	}
+	window, err := traffic.ParseWindow(o.AuditWindow)
+	if err != nil {
+		return usageError{fmt.Errorf("invalid --audit-window: %w", err)}
+	}
+	o.auditWindow = window
+	if k, v, ok := strings.Cut(o.AuditOptOutLabel, "="); !ok || k == "" || v == "" {
+		return usageErrorf("invalid --audit-opt-out-label %q: write key=value, e.g. %s", o.AuditOptOutLabel, audit.DefaultOptOutLabel)
+	}
+	if errs := validation.IsQualifiedName(o.NamespaceLabelKey); len(errs) > 0 {
+		return usageErrorf("invalid --namespace-label-key %q: %s", o.NamespaceLabelKey, strings.Join(errs, "; "))
+	}
+	if o.AuditWriteQPS <= 0 {
+		return usageErrorf("--audit-write-qps must be positive")
+	}
 	return nil
 }
+
+// LeaderElectionID is the Lease the replicas of `redline serve` elect a
+// leader with.
+const LeaderElectionID = "redline-leader"
 
 func (o *ServeOptions) loadRESTConfig() (*rest.Config, error) {
 	if o.restConfig != nil {
@@ -221,8 +272,12 @@ func (o *ServeOptions) Run(ctx context.Context) (err error) {
 	ctrllog.SetLogger(ctrlLogger)
 	mgr, err := manager.New(cfg, manager.Options{
 		Logger:                 ctrlLogger,
-		Metrics:                metricsserver.Options{BindAddress: o.MetricsAddress},
-		HealthProbeBindAddress: o.HealthAddress,
+		Metrics:                       metricsserver.Options{BindAddress: o.MetricsAddress},
+		HealthProbeBindAddress:        o.HealthAddress,
+		LeaderElection:                o.LeaderElect,
+		LeaderElectionID:              LeaderElectionID,
+		LeaderElectionNamespace:       o.Namespace,
+		LeaderElectionReleaseOnCancel: true,
 	})
 	if err != nil {
 		return fmt.Errorf("start manager: %w", err)
@@ -294,6 +349,11 @@ func (o *ServeOptions) Run(ctx context.Context) (err error) {
 		}
 		for name, check := range validator {
 			checks[name] = check
+		}
+	}
+	if o.AuditInterval > 0 {
+		if err := o.addAudit(mgr, cfg, cluster, st, logger); err != nil {
+			return err
 		}
 	}
 	snapshots := &snapshotter{cluster: cluster, store: st, interval: o.SnapshotInterval, logger: logger}
@@ -390,6 +450,12 @@ func (o *ServeOptions) addWebhook(ctx context.Context, mgr manager.Manager, clus
 			logger.Error("start webhook server", "err", err)
 		}
 	}()
+	if err := ctrlmetrics.Registry.Register(webhook.CertificateExpiry(o.WebhookCertDir)); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if !errors.As(err, &are) { // a second serve in one process (tests)
+			return nil, err
+		}
+	}
 	checks := validator.ReadyChecks()
 	checks["webhook-certificate"] = webhook.CertificateCheck(o.WebhookCertDir, "", "")
 	checks["webhook-server"] = func(r *http.Request) error {
@@ -401,6 +467,33 @@ func (o *ServeOptions) addWebhook(ctx context.Context, mgr manager.Manager, clus
 		}
 	}
 	return checks, nil
+}
+
+// addAudit adds the audit loop; the manager runs it on the leader only.
+func (o *ServeOptions) addAudit(mgr manager.Manager, cfg *rest.Config, cluster *inventory.Cluster, st *store.Store, logger *slog.Logger) error {
+	// Uncached: the loop lists its own ConfigMaps once per pass, where a
+	// cache would hold every ConfigMap of the cluster.
+	c, err := ctrlclient.New(cfg, ctrlclient.Options{Scheme: mgr.GetScheme()})
+	if err != nil {
+		return fmt.Errorf("audit client: %w", err)
+	}
+	loop, err := audit.NewLoop(cluster, st, c, audit.LoopOptions{
+		Interval:          o.AuditInterval,
+		Debounce:          o.AuditDebounce,
+		Window:            o.auditWindow,
+		NamespaceLabelKey: o.NamespaceLabelKey,
+		OptOutLabel:       o.AuditOptOutLabel,
+		Namespace:         o.Namespace,
+		WritesPerSecond:   o.AuditWriteQPS,
+		Recorder:          mgr.GetEventRecorder("redline"),
+		Registerer:        ctrlmetrics.Registry,
+		Logger:            logger.With("component", "audit"),
+		OnPass:            o.onAuditPass,
+	})
+	if err != nil {
+		return err
+	}
+	return mgr.Add(loop)
 }
 
 // certFileSync does, outside a pod, what the kubelet does for a mounted

@@ -118,6 +118,8 @@ func TestServeIngestsFlowsWithKubernetesAuth(t *testing.T) {
 		Mode:             "warn", WebhookAddress: fmt.Sprintf("127.0.0.1:%d", webhookPort), WebhookCertDir: t.TempDir(),
 		WebhookSelfManaged: true, WebhookSecret: "redline-webhook-cert", WebhookConfiguration: "redline-test",
 		WebhookDNSName: "localhost", WebhookMaxConcurrency: 4, WebhookCertSync: true,
+		LeaderElect: true, AuditInterval: 2 * time.Second, AuditDebounce: 200 * time.Millisecond, auditWindow: 24 * time.Hour,
+		NamespaceLabelKey: "kubernetes.io/metadata.name", AuditWriteQPS: 50,
 		streams:     IO{Out: &bytes.Buffer{}, ErrOut: &syncWriter{w: &stderr}},
 		onAPIListen: func(a net.Addr) { addrs <- a },
 		restConfig:  cfg,
@@ -217,6 +219,22 @@ this line is garbage
 			t.Fatalf("dry-run create: %v", err)
 		}
 		time.Sleep(300 * time.Millisecond)
+	}
+
+	// The audit loop (leader-elected through the Lease) turns the stored
+	// connection into cart-1's suggested ingress and writes the report.
+	eventually(t, 30*time.Second, "cart-1's suggestion admits frontend-1 on 8080", func() bool {
+		cm, err := client.CoreV1().ConfigMaps("shop").Get(ctx, "redline-suggested-pod-cart-1", metav1.GetOptions{})
+		return err == nil && strings.Contains(cm.Data["policy.yaml"], "port: 8080") && strings.Contains(cm.Data["policy.yaml"], "frontend")
+	})
+	if _, err := client.CoreV1().ConfigMaps("redline").Get(ctx, "redline-audit-report", metav1.GetOptions{}); err != nil {
+		t.Errorf("audit report: %v", err)
+	}
+	if lease, err := client.CoordinationV1().Leases("redline").Get(ctx, LeaderElectionID, metav1.GetOptions{}); err != nil || lease.Spec.HolderIdentity == nil {
+		t.Errorf("leader election Lease: %v %+v", err, lease)
+	}
+	if n := counterValue(t, "redline_audit_runs_total", map[string]string{"result": "success"}); n < 1 {
+		t.Errorf("redline_audit_runs_total{result=success} = %v, want ≥ 1", n)
 	}
 
 	// A Rego override in the redline-rego ConfigMap is hot-reloaded and
