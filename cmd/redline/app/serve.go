@@ -88,7 +88,7 @@ type ServeOptions struct {
 	restConfig *rest.Config
 	// onAuditPass, if set, learns every audit pass (tests).
 	onAuditPass func(audit.Outcome)
-	client     kubernetes.Interface
+	client      kubernetes.Interface
 }
 
 // NewServeCommand builds `redline serve`.
@@ -271,7 +271,7 @@ func (o *ServeOptions) Run(ctx context.Context) (err error) {
 	ctrlLogger := zap.New(zap.WriteTo(o.streams.ErrOut), zap.JSONEncoder())
 	ctrllog.SetLogger(ctrlLogger)
 	mgr, err := manager.New(cfg, manager.Options{
-		Logger:                 ctrlLogger,
+		Logger:                        ctrlLogger,
 		Metrics:                       metricsserver.Options{BindAddress: o.MetricsAddress},
 		HealthProbeBindAddress:        o.HealthAddress,
 		LeaderElection:                o.LeaderElect,
