@@ -203,6 +203,7 @@ func Pass(ctx context.Context, in PassInput) (PassResult, error) {
 		}
 	}
 	p := newPasser(inv, ix)
+	lookup := suggest.NewLookup(inv)
 	summaries := protection(inv, optedOut)
 	res.Disagreements = map[flow.EdgeKey]uint64{}
 	redAll := map[RedConnection]bool{}
@@ -258,6 +259,7 @@ func Pass(ctx context.Context, in PassInput) (PassResult, error) {
 		sug, err := suggest.Suggest(suggest.Input{
 			Subject: subject, Inventory: inv, Ingress: ingress, Egress: egress,
 			Window: in.Window, Now: in.Now, Source: cmp.Or(in.Source, "redline audit"),
+			SkipSelfCheck: true, Lookup: lookup,
 		}, suggest.Choices{NamespaceLabelKey: in.NamespaceLabelKey})
 		if err != nil {
 			res.Skipped = append(res.Skipped, Skipped{Workload: w.Key(), Reason: err.Error()})

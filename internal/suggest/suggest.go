@@ -116,6 +116,14 @@ type Input struct {
 	// NodeLocalDNSAddr is NodeLocal DNSCache's address; zero means
 	// DefaultNodeLocalDNSAddr.
 	NodeLocalDNSAddr netip.Addr
+	// Lookup, if set, is NewLookup(Inventory), shared by the calls for many
+	// subjects of one inventory (the audit) instead of built per call.
+	Lookup *Lookup
+	// SkipSelfCheck leaves out the engine's check that every included row
+	// is allowed by the generated policy (a warning when not: a bug). The
+	// property test proves it; the audit, which suggests for every
+	// workload on every pass, skips it because it costs most of a pass.
+	SkipSelfCheck bool
 }
 
 // NamespaceLabelNeed says that rows could not be selected because a
@@ -275,21 +283,41 @@ func Suggest(in Input, ch Choices) (Suggestion, error) {
 	return b.sug, nil
 }
 
-func (b *builder) index() {
-	inv := b.in.Inventory
-	b.nss = make(map[string]netpol.Namespace, len(inv.Namespaces))
+// Lookup finds an inventory's namespaces, workloads and Services by name.
+type Lookup struct {
+	inv  *inventory.Inventory
+	nss  map[string]netpol.Namespace
+	wls  map[flow.Endpoint]*netpol.Workload
+	svcs map[[2]string]*inventory.Service
+}
+
+// NewLookup indexes inv; it must not change while the Lookup is in use.
+func NewLookup(inv *inventory.Inventory) *Lookup {
+	l := &Lookup{
+		inv:  inv,
+		nss:  make(map[string]netpol.Namespace, len(inv.Namespaces)),
+		wls:  make(map[flow.Endpoint]*netpol.Workload, len(inv.Workloads)),
+		svcs: make(map[[2]string]*inventory.Service, len(inv.Services)),
+	}
 	for _, n := range inv.Namespaces {
-		b.nss[n.Name] = n
+		l.nss[n.Name] = n
 	}
-	b.wls = make(map[flow.Endpoint]*netpol.Workload, len(inv.Workloads))
 	for _, w := range inv.Workloads {
-		b.wls[flow.WorkloadEndpoint(w.Namespace, w.Kind, w.Name)] = w
+		l.wls[flow.WorkloadEndpoint(w.Namespace, w.Kind, w.Name)] = w
 	}
-	b.svcs = make(map[[2]string]*inventory.Service, len(inv.Services))
 	for i := range inv.Services {
 		s := &inv.Services[i]
-		b.svcs[[2]string{s.Namespace, s.Name}] = s
+		l.svcs[[2]string{s.Namespace, s.Name}] = s
 	}
+	return l
+}
+
+func (b *builder) index() {
+	l := b.in.Lookup
+	if l == nil || l.inv != b.in.Inventory {
+		l = NewLookup(b.in.Inventory)
+	}
+	b.nss, b.wls, b.svcs = l.nss, l.wls, l.svcs
 	b.rules = map[netpol.Direction]map[string]*ruleAcc{netpol.Ingress: {}, netpol.Egress: {}}
 	b.excluded = make(map[Row]bool, len(b.ch.Exclude))
 	for _, r := range b.ch.Exclude {
@@ -902,8 +930,11 @@ func (b *builder) conns(r Row) []conn {
 // check asks the engine what the policy alone does to every row: rows of a
 // global rule are classified, excluded rows still allowed are reported.
 func (b *builder) check(rows []Row) error {
-	inv := b.in.Inventory
-	ix, err := netpol.NewIndex(inv.Namespaces, inv.Workloads, []*networkingv1.NetworkPolicy{b.sug.Policy}, netpol.DefaultOptions())
+	// Only the subject's pods are indexed: the policy selects nothing
+	// else, and the engine judges the peers (not given to NewIndex) by
+	// their labels all the same. Indexing every workload of a large
+	// cluster for one policy cost most of an audit pass.
+	ix, err := netpol.NewIndex(b.namespacesOf(rows), b.dsts, []*networkingv1.NetworkPolicy{b.sug.Policy}, netpol.DefaultOptions())
 	if err != nil {
 		return fmt.Errorf("index the generated policy: %w", err)
 	}
@@ -941,11 +972,52 @@ func (b *builder) check(rows []Row) error {
 		}
 	}
 	for _, r := range b.sug.Included {
+		if b.in.SkipSelfCheck {
+			break
+		}
 		if _, all := allowed(r); !all && len(b.conns(r)) > 0 {
 			b.warnf("%s: included but not allowed by the generated policy for every pod pair (a bug, please report)", r)
 		}
 	}
 	return nil
+}
+
+// namespacesOf are the namespaces the check needs: the subject's and its
+// peers' (a peer's namespace labels decide whether namespaceSelectors match
+// it). Compiling the policy against every namespace of a large cluster, for
+// every workload, would cost more than the check.
+func (b *builder) namespacesOf(rows []Row) []netpol.Namespace {
+	seen := map[string]bool{}
+	var out []netpol.Namespace
+	add := func(name string) {
+		if n, ok := b.nss[name]; ok && !seen[name] {
+			seen[name] = true
+			out = append(out, n)
+		}
+	}
+	add(b.ns)
+	for _, w := range b.dsts {
+		add(w.Namespace)
+	}
+	for _, r := range rows {
+		if r.Peer.Kind != flow.EndpointWorkload {
+			continue
+		}
+		add(r.Peer.Namespace)
+		if isService(r.Peer) {
+			if svc := b.svcs[[2]string{r.Peer.Namespace, r.Peer.Name}]; svc != nil {
+				for _, w := range b.backends(svc) {
+					add(w.Namespace)
+				}
+			}
+		}
+	}
+	for _, r := range rows {
+		for _, v := range b.via[r] {
+			add(v.Namespace)
+		}
+	}
+	return out
 }
 
 func (b *builder) finish() {

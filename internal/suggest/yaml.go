@@ -28,6 +28,9 @@ func YAML(p *networkingv1.NetworkPolicy) ([]byte, error) {
 	if md, ok := obj["metadata"].(map[string]any); ok {
 		delete(md, "creationTimestamp")
 	}
+	if out, ok := fastYAML(obj); ok {
+		return out, nil
+	}
 	out, err := yaml.Marshal(obj)
 	if err != nil {
 		return nil, fmt.Errorf("render policy %s/%s: %w", p.Namespace, p.Name, err)
