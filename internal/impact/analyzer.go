@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 
 	networkingv1 "k8s.io/api/networking/v1"
@@ -23,13 +24,15 @@ type Analyzer struct {
 	// current is the whole current policy set.
 	current *netpol.Index
 
-	// workloads are by name (one string to hash, not three).
-	workloads   map[string][]*netpol.Workload
-	byNamespace map[string][]*netpol.Workload
-	services    map[nsName]*service
+	// workloads are by name (one string to hash, not three), resolved by
+	// current.
+	workloads    map[string]int32 // the first in workloadRefs
+	workloadRefs []workloadRef
+	byNamespace  map[string][]*netpol.Workload
+	services     map[nsName]*service
 	// servicesByNS are the Services of each namespace.
 	servicesByNS map[string][]*service
-	nodes        map[string]*netpol.Workload
+	nodes        map[string]netpol.ResolvedEndpoint
 	namespaces   map[string]map[string]string
 
 	policies     map[nsName]*networkingv1.NetworkPolicy
@@ -37,11 +40,27 @@ type Analyzer struct {
 	// nsPeers are the policies with namespaceSelector peers, for relabels.
 	nsPeers []nsPeerPolicy
 
-	mu sync.Mutex
-	// sides are per-namespace indexes: only that namespace's policies,
-	// that is one side of every connection (egress at a source or ingress
-	// at a destination in it). Built on demand.
-	sides map[string]*netpol.Index
+	// judgedLists recycles the lists of judged pairs (*[]judged): a
+	// what-if may judge tens of thousands.
+	judgedLists sync.Pool
+}
+
+// judgedList returns an empty list of judged pairs, recycled when one is.
+func (a *Analyzer) judgedList() []judged {
+	if l, ok := a.judgedLists.Get().(*[]judged); ok {
+		return (*l)[:0]
+	}
+	return nil
+}
+
+// recycle returns a list judgedList gave, once nothing refers to it.
+func (a *Analyzer) recycle(js []judged) {
+	if cap(js) == 0 {
+		return
+	}
+	clear(js) // keep no edges alive
+	js = js[:0]
+	a.judgedLists.Put(&js)
 }
 
 type nsName struct{ namespace, name string }
@@ -50,7 +69,7 @@ type service struct {
 	Service
 	// backends are the workloads the selector picks, names their
 	// endpoints.
-	backends []netpol.Endpoint
+	backends []netpol.ResolvedEndpoint
 	names    []flow.Endpoint
 }
 
@@ -77,21 +96,45 @@ func NewAnalyzer(c Cluster, opts Options) (*Analyzer, error) {
 		cluster:      c,
 		opts:         opts,
 		current:      current,
-		workloads:    make(map[string][]*netpol.Workload, len(c.Workloads)),
+		workloads:    make(map[string]int32, len(c.Workloads)),
+		workloadRefs: make([]workloadRef, 0, len(c.Workloads)),
 		byNamespace:  make(map[string][]*netpol.Workload),
 		services:     make(map[nsName]*service, len(c.Services)),
 		servicesByNS: make(map[string][]*service),
-		nodes:        make(map[string]*netpol.Workload, len(c.NodeAddrs)),
+		nodes:        make(map[string]netpol.ResolvedEndpoint, len(c.NodeAddrs)),
 		namespaces:   make(map[string]map[string]string, len(c.Namespaces)),
 		policies:     make(map[nsName]*networkingv1.NetworkPolicy, len(c.Policies)),
 		policiesByNS: make(map[string][]*networkingv1.NetworkPolicy),
-		sides:        make(map[string]*netpol.Index),
 	}
 	for _, ns := range c.Namespaces {
 		a.namespaces[ns.Name] = ns.Labels
 	}
+	// The names the lookups compare are copied next to each other, and
+	// the namespaces and kinds interned: a lookup reads little memory.
+	var arena strings.Builder
 	for _, w := range c.Workloads {
-		a.workloads[w.Name] = append(a.workloads[w.Name], w)
+		arena.WriteString(w.Name)
+	}
+	names := arena.String()
+	intern := map[string]string{}
+	interned := func(s string) string {
+		if t, ok := intern[s]; ok {
+			return t
+		}
+		intern[s] = s
+		return s
+	}
+	for _, w := range c.Workloads {
+		name := names[:len(w.Name)]
+		names = names[len(w.Name):]
+		ref := workloadRef{namespace: interned(w.Namespace), kind: interned(w.Kind), ep: current.Resolve(netpol.WorkloadEndpoint(w)), next: -1}
+		if first, ok := a.workloads[name]; ok {
+			ref.next = a.workloadRefs[first].next
+			a.workloadRefs[first].next = int32(len(a.workloadRefs))
+		} else {
+			a.workloads[name] = int32(len(a.workloadRefs))
+		}
+		a.workloadRefs = append(a.workloadRefs, ref)
 		a.byNamespace[w.Namespace] = append(a.byNamespace[w.Namespace], w)
 	}
 	for _, s := range c.Services {
@@ -100,7 +143,7 @@ func NewAnalyzer(c Cluster, opts Options) (*Analyzer, error) {
 			sel := labels.SelectorFromSet(s.Selector)
 			for _, w := range a.byNamespace[s.Namespace] {
 				if sel.Matches(labels.Set(w.Labels)) {
-					svc.backends = append(svc.backends, netpol.WorkloadEndpoint(w))
+					svc.backends = append(svc.backends, current.Resolve(netpol.WorkloadEndpoint(w)))
 					svc.names = append(svc.names, flow.WorkloadEndpoint(w.Namespace, w.Kind, w.Name))
 				}
 			}
@@ -109,7 +152,7 @@ func NewAnalyzer(c Cluster, opts Options) (*Analyzer, error) {
 		a.servicesByNS[s.Namespace] = append(a.servicesByNS[s.Namespace], svc)
 	}
 	for name, addr := range c.NodeAddrs {
-		a.nodes[name] = nodeWorkload(name, addr)
+		a.nodes[name] = current.Resolve(netpol.WorkloadEndpoint(nodeWorkload(name, addr)))
 	}
 	for _, p := range c.Policies {
 		a.policies[nsName{p.Namespace, p.Name}] = p
@@ -123,21 +166,6 @@ func NewAnalyzer(c Cluster, opts Options) (*Analyzer, error) {
 
 // Options returns the analyzer's options, defaulted.
 func (a *Analyzer) Options() Options { return a.opts }
-
-// side returns the index of namespace ns's current policies alone.
-func (a *Analyzer) side(ns string) (*netpol.Index, error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if ix, ok := a.sides[ns]; ok {
-		return ix, nil
-	}
-	ix, err := netpol.NewIndex(a.cluster.Namespaces, a.byNamespace[ns], a.policiesByNS[ns], a.cluster.Options)
-	if err != nil {
-		return nil, fmt.Errorf("compile the policies of namespace %s: %w", ns, err)
-	}
-	a.sides[ns] = ix
-	return ix, nil
-}
 
 // namespacePeers collects the namespaceSelectors of a policy's peers.
 func namespacePeers(p *networkingv1.NetworkPolicy) nsPeerPolicy {

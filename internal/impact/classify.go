@@ -45,23 +45,25 @@ type rank struct {
 }
 
 // report fills the totals and connection lists of imp from the judged
-// pairs, each list sorted and cut to MaxConnections, the first
-// MaxExplained of each explained.
-func (a *Analyzer) report(imp *Impact, pairs []pair, classes []class, ex explainers) {
+// pairs the change affects (the unchanged left out), each list sorted and
+// cut to MaxConnections, the first MaxExplained of each explained; pairOf
+// gives back the pair of one for its explanation.
+func (a *Analyzer) report(imp *Impact, js []judged, pairOf func(*judged) pair, ex explainers) {
 	var ranks [4][]rank
 	var sizes [4]int
-	for _, c := range classes {
-		sizes[c]++
+	for i := range js {
+		sizes[js[i].class]++
 	}
 	for c := turnsRed; c <= staysRed; c++ {
 		ranks[c] = make([]rank, 0, sizes[c])
 	}
 	totals := [4]*Total{nil, &imp.Totals.TurnsRed, &imp.Totals.TurnsGreen, &imp.Totals.StaysRed}
-	for i, c := range classes {
+	for i := range js {
+		c := js[i].class
 		if c == unchanged {
 			continue
 		}
-		n := pairs[i].edge.Count
+		n := js[i].edge.Count
 		ranks[c] = append(ranks[c], rank{count: n, i: int32(i)})
 		totals[c].Connections++
 		totals[c].Count += n
@@ -70,7 +72,7 @@ func (a *Analyzer) report(imp *Impact, pairs []pair, classes []class, ex explain
 		if x.count != y.count {
 			return cmp.Compare(y.count, x.count)
 		}
-		return comparePairs(&pairs[x.i], &pairs[y.i])
+		return compareJudged(&js[x.i], &js[y.i])
 	}
 	lists := [4]*[]Connection{nil, &imp.TurnsRed, &imp.TurnsGreen, &imp.StaysRed}
 	for c := turnsRed; c <= staysRed; c++ {
@@ -85,14 +87,15 @@ func (a *Analyzer) report(imp *Impact, pairs []pair, classes []class, ex explain
 		slices.SortFunc(rs, order)
 		out := make([]Connection, len(rs))
 		for n, r := range rs {
-			p := &pairs[r.i]
-			out[n] = p.connection()
+			j := &js[r.i]
+			out[n] = j.connection()
 			if a.opts.MaxExplained < 0 || n < a.opts.MaxExplained {
 				explain := ex.proposed
 				if c == turnsGreen {
 					explain = ex.current
 				}
-				e := explain(p)
+				p := pairOf(j)
+				e := explain(&p)
 				rename(&e, out[n].Src, out[n].Dst)
 				out[n].Explanation = &e
 			}
@@ -142,7 +145,7 @@ func selectFirst(rs []rank, k int, order func(x, y rank) int) {
 	}
 }
 
-func (p *pair) connection() Connection {
+func (p *judged) connection() Connection {
 	e := p.edge
 	return Connection{
 		Src: *p.srcName, Dst: *p.dstName,
@@ -156,7 +159,7 @@ func (p *pair) connection() Connection {
 
 // serviceOf is the Service the connection went through: the edge's, or
 // the Service endpoint it was expanded from.
-func serviceOf(p *pair) *flow.ServiceRef {
+func serviceOf(p *judged) *flow.ServiceRef {
 	if p.edge.Service != nil || !p.expanded {
 		return p.edge.Service
 	}
@@ -167,8 +170,8 @@ func serviceOf(p *pair) *flow.ServiceRef {
 	return &flow.ServiceRef{Namespace: ep.Namespace, Name: ep.Name}
 }
 
-// comparePairs orders by source, destination, protocol and port.
-func comparePairs(a, b *pair) int {
+// compareJudged orders by source, destination, protocol and port.
+func compareJudged(a, b *judged) int {
 	if c := compareEndpoints(a.srcName, b.srcName); c != 0 {
 		return c
 	}

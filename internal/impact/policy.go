@@ -3,7 +3,6 @@ package impact
 import (
 	"context"
 	"fmt"
-	"slices"
 
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -28,12 +27,11 @@ import (
 // laxer on update with CIDRs the old object already had); a malformed
 // Change one matching ErrInvalidChange.
 //
-// The proposed set is judged one side at a time: a connection's verdict is
-// egress at its source (the source namespace's policies) and ingress at
-// its destination (the destination namespace's). Only the sides in the
-// policy's namespace change, so the proposed index compiles that
-// namespace's policies alone, and the current index answers for the other
-// side.
+// The proposed set differs from the current one in one namespace's
+// policies only: its index is derived from the current one
+// (netpol.Index.WithNamespacePolicies), which compiles that namespace's
+// policies alone and shares the rest, and the edges' endpoints are
+// resolved once for both.
 func (a *Analyzer) PolicyChange(ctx context.Context, ch Change, edges []flow.Edge) (Impact, error) {
 	ns, name, err := ch.target()
 	if err != nil {
@@ -81,13 +79,59 @@ func (a *Analyzer) PolicyChange(ctx context.Context, ch Change, edges []flow.Edg
 	}
 	imp.Selected = sortedKeys(selected)
 
-	// The connections the change can affect.
+	// The connections the change can affect, judged as they are found:
+	// the proposed index is built for the first.
 	local := a.localSelection(ns, flags)
 	r := a.newResolver()
-	var pairs []pair
-	observed := make(map[*netpol.Workload]bool, len(selected))
-	foreign := make(map[*netpol.Workload]int)
+	// states are the selected workloads' flags and whether a judged
+	// connection involves them: one map lookup per side.
+	states := make(map[*netpol.Workload]*selectedState, len(selected))
+	for _, w := range selected {
+		states[w] = &selectedState{flags: flags[w]}
+	}
+	var (
+		next   *netpol.Index
+		js     []judged
+		failed error
+	)
+	js = a.judgedList()
+	defer func() { a.recycle(js) }()
+	judge := func(p *pair) {
+		// The sides the change can affect: ingress at a destination the
+		// old or new policy selects for ingress, egress at a source it
+		// selects for egress. The other sides are the current ones.
+		var srcChanges, dstChanges bool
+		if st := states[p.dst.Workload]; st != nil && st.flags&ingress != 0 {
+			dstChanges, st.observed = true, true
+		}
+		if st := states[p.src.Workload]; st != nil && st.flags&egress != 0 {
+			srcChanges, st.observed = true, true
+		}
+		if !(srcChanges || dstChanges) || failed != nil {
+			return
+		}
+		if next == nil {
+			if failed = ctx.Err(); failed != nil {
+				return
+			}
+			if next, failed = a.proposedIndex(ns, name, proposed); failed != nil {
+				return
+			}
+		}
+		imp.Evaluated++
+		if imp.Evaluated&1023 == 0 {
+			if failed = ctx.Err(); failed != nil {
+				return // out of budget: stop, the caller has moved on
+			}
+		}
+		if c := p.classify(a.current, next, srcChanges, dstChanges); c != unchanged {
+			js = appendJudged(js, p, c)
+		}
+	}
 	for i := range edges {
+		if failed != nil {
+			return Impact{}, failed
+		}
 		e := &edges[i]
 		srcIn, dstIn := inNamespace(e.Src, ns), inNamespace(e.Dst, ns)
 		if !srcIn && !dstIn {
@@ -97,44 +141,38 @@ func (a *Analyzer) PolicyChange(ctx context.Context, ch Change, edges []flow.Edg
 		if !(srcIn && local.selects(&e.Src, egress)) && !(dstIn && local.selects(&e.Dst, ingress)) {
 			continue
 		}
-		r.forEachPair(e, func(p pair) {
-			affected := false
-			if isPodIn(p.dst, ns) && flags[p.dst.Workload]&ingress != 0 {
-				affected = true
-				observed[p.dst.Workload] = true
-			}
-			if isPodIn(p.src, ns) && flags[p.src.Workload]&egress != 0 {
-				affected = true
-				observed[p.src.Workload] = true
-			}
-			if !affected {
-				return
-			}
-			pairs = appendPair(pairs, p)
-			if isPod(p.src) && p.src.Workload.Namespace != ns {
-				foreign[p.src.Workload]++
-			}
-			if isPod(p.dst) && p.dst.Workload.Namespace != ns {
-				foreign[p.dst.Workload]++
-			}
-		})
+		r.forEachPair(e, judge)
+	}
+	if failed != nil {
+		return Impact{}, failed
 	}
 	imp.Skipped = r.skipped()
-	imp.Evaluated = len(pairs)
 	for _, w := range selected {
-		if !observed[w] {
+		if !states[w].observed {
 			imp.Unobserved = append(imp.Unobserved, w.Key())
 		}
 	}
 	imp.Unobserved = sortedUnique(imp.Unobserved)
-	if len(pairs) == 0 {
+	if imp.Evaluated == 0 {
 		imp.Unknown = true
 		imp.Reason = unknownReason(listNames(imp.Selected), a.opts.Window)
 		return imp, nil
 	}
 
-	// The proposed policies of the namespace alone: one side of each
-	// connection. The other side is the current one's.
+	a.report(&imp, js, r.pairOf, explainers{
+		current: func(p *pair) netpol.Explanation {
+			return p.explain(a.current)
+		},
+		proposed: func(p *pair) netpol.Explanation {
+			return p.explain(next)
+		},
+	})
+	return imp, nil
+}
+
+// proposedIndex derives the index of the current policies with the
+// policy name of namespace ns replaced by proposed (removed when nil).
+func (a *Analyzer) proposedIndex(ns, name string, proposed *networkingv1.NetworkPolicy) (*netpol.Index, error) {
 	var policies []*networkingv1.NetworkPolicy
 	for _, p := range a.policiesByNS[ns] {
 		if p.Name != name {
@@ -144,66 +182,18 @@ func (a *Analyzer) PolicyChange(ctx context.Context, ch Change, edges []flow.Edg
 	if proposed != nil {
 		policies = append(policies, proposed)
 	}
-	// The index knows the namespace's workloads, and the others that
-	// occur often enough to pay for their registration (an unknown
-	// workload costs a little on every verdict instead).
-	register := slices.Clone(a.byNamespace[ns])
-	for w, n := range foreign {
-		if n >= registerAfter {
-			register = append(register, w)
-		}
-	}
-	if err := ctx.Err(); err != nil {
-		return Impact{}, err
-	}
-	next, err := netpol.NewIndex(a.cluster.Namespaces, register, policies, a.cluster.Options)
+	next, err := a.current.WithNamespacePolicies(ns, policies)
 	if err != nil {
-		return Impact{}, fmt.Errorf("compile the proposed policies of namespace %s: %w", ns, err)
+		return nil, fmt.Errorf("compile the proposed policies of namespace %s: %w", ns, err)
 	}
+	return next, nil
+}
 
-	classes := make([]class, len(pairs))
-	for i := range pairs {
-		if i&1023 == 1023 && ctx.Err() != nil {
-			return Impact{}, ctx.Err() // out of budget: stop, the caller has moved on
-		}
-		p := &pairs[i]
-		before := p.verdict(a.current)
-		// before is outside ∧ inside, with outside the sides of endpoints
-		// not in ns (unchanged) and inside those in ns; after is
-		// outside ∧ inside'. When before holds, outside does.
-		after := p.verdict(next)
-		if !before && after {
-			if m := otherNamespace(p, ns); m != "" {
-				side, err := a.side(m)
-				if err != nil {
-					return Impact{}, err
-				}
-				after = p.verdict(side)
-			}
-		}
-		classes[i] = classify(before, after)
-	}
-	a.report(&imp, pairs, classes, explainers{
-		current: func(p *pair) netpol.Explanation {
-			return p.explain(a.current)
-		},
-		proposed: func(p *pair) netpol.Explanation {
-			ex := p.explain(a.current)
-			if ex.Self {
-				return ex
-			}
-			nx := p.explain(next)
-			if isPodIn(p.src, ns) {
-				ex.Egress = nx.Egress
-			}
-			if isPodIn(p.dst, ns) {
-				ex.Ingress = nx.Ingress
-			}
-			ex.Allowed = ex.Egress.Allowed && ex.Ingress.Allowed
-			return ex
-		},
-	})
-	return imp, nil
+// selectedState is what PolicyChange knows of a selected workload: how the
+// change selects it, and whether a judged connection involves it.
+type selectedState struct {
+	flags    sides
+	observed bool
 }
 
 // localSelection is the selection of a namespace's workloads and
@@ -249,10 +239,6 @@ func (l localSelection) selects(ep *flow.Endpoint, dir sides) bool {
 	}
 	return true
 }
-
-// registerAfter is how many connections a workload of another namespace
-// needs for the proposed index to register it.
-const registerAfter = 4
 
 // target checks the change's shape and returns the policy it is about.
 func (ch Change) target() (namespace, name string, err error) {
@@ -340,16 +326,4 @@ func (s selection) of(lbls map[string]string) sides {
 // inNamespace reports whether ep is a workload or Service of ns.
 func inNamespace(ep flow.Endpoint, ns string) bool {
 	return ep.Kind == flow.EndpointWorkload && ep.Namespace == ns
-}
-
-// otherNamespace is the namespace of the pod on the side of p that is not
-// in ns, "" when policies isolate no such pod.
-func otherNamespace(p *pair, ns string) string {
-	switch {
-	case isPod(p.src) && p.src.Workload.Namespace != ns:
-		return p.src.Workload.Namespace
-	case isPod(p.dst) && p.dst.Workload.Namespace != ns:
-		return p.dst.Workload.Namespace
-	}
-	return ""
 }

@@ -6,7 +6,6 @@ import (
 	"maps"
 	"slices"
 
-	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/redline-dev/redline/internal/flow"
@@ -61,86 +60,77 @@ func (a *Analyzer) NamespaceRelabel(ctx context.Context, r NamespaceRelabel, edg
 		return imp, nil
 	}
 
+	// The connections the change can affect, judged as they are found
+	// under indexes derived from the current one.
 	res := a.newResolver()
-	var pairs []pair
 	observed := make(map[*netpol.Workload]bool, len(members))
-	involved := map[string]bool{r.Name: true}
-	register := append([]*netpol.Workload(nil), members...)
-	seen := make(map[*netpol.Workload]bool)
+	var (
+		before, after *netpol.Index
+		js            []judged
+		failed        error
+	)
+	js = a.judgedList()
+	defer func() { a.recycle(js) }()
+	judge := func(p *pair) {
+		// A pod of the namespace is judged through its labels at the
+		// other side, when that side's namespace is sensitive.
+		affected := false
+		if isPodIn(&p.src, r.Name) && isPod(&p.dst) && sensitive[p.dst.Workload.Namespace] {
+			affected = true
+			observed[p.src.Workload] = true
+		}
+		if isPodIn(&p.dst, r.Name) && isPod(&p.src) && sensitive[p.src.Workload.Namespace] {
+			affected = true
+			observed[p.dst.Workload] = true
+		}
+		if !affected || failed != nil {
+			return
+		}
+		if after == nil {
+			if failed = ctx.Err(); failed != nil {
+				return
+			}
+			if before, after, failed = a.relabelIndexes(r.Name, oldLabels, clusterLabels, newLabels); failed != nil {
+				return
+			}
+		}
+		imp.Evaluated++
+		if imp.Evaluated&1023 == 0 {
+			if failed = ctx.Err(); failed != nil {
+				return
+			}
+		}
+		if c := classify(p.verdict(before), p.verdict(after)); c != unchanged {
+			js = appendJudged(js, p, c)
+		}
+	}
 	for i := range edges {
+		if failed != nil {
+			return Impact{}, failed
+		}
 		e := &edges[i]
 		if !(inNamespace(e.Src, r.Name) && e.Dst.Kind == flow.EndpointWorkload && sensitive[e.Dst.Namespace]) &&
 			!(inNamespace(e.Dst, r.Name) && e.Src.Kind == flow.EndpointWorkload && sensitive[e.Src.Namespace]) {
 			continue
 		}
-		res.forEachPair(e, func(p pair) {
-			// A pod of the namespace is judged through its labels at the
-			// other side, when that side's namespace is sensitive.
-			affected := false
-			if isPodIn(p.src, r.Name) && isPod(p.dst) && sensitive[p.dst.Workload.Namespace] {
-				affected = true
-				observed[p.src.Workload] = true
-			}
-			if isPodIn(p.dst, r.Name) && isPod(p.src) && sensitive[p.src.Workload.Namespace] {
-				affected = true
-				observed[p.dst.Workload] = true
-			}
-			if !affected {
-				return
-			}
-			pairs = appendPair(pairs, p)
-			for _, ep := range []netpol.Endpoint{p.src, p.dst} {
-				if isPod(ep) && ep.Workload.Namespace != r.Name && !seen[ep.Workload] {
-					seen[ep.Workload] = true
-					involved[ep.Workload.Namespace] = true
-					register = append(register, ep.Workload)
-				}
-			}
-		})
+		res.forEachPair(e, judge)
+	}
+	if failed != nil {
+		return Impact{}, failed
 	}
 	imp.Skipped = res.skipped()
-	imp.Evaluated = len(pairs)
 	for _, w := range members {
 		if !observed[w] {
 			imp.Unobserved = append(imp.Unobserved, w.Key())
 		}
 	}
 	imp.Unobserved = sortedUnique(imp.Unobserved)
-	if len(pairs) == 0 {
+	if imp.Evaluated == 0 {
 		imp.Unknown = true
 		imp.Reason = unknownReason(fmt.Sprintf("namespace %s with the namespaces of %s", r.Name, listNames(imp.Policies)), a.opts.Window)
 		return imp, nil
 	}
-
-	// The policies of the namespaces involved decide every judged
-	// connection.
-	var policies []*networkingv1.NetworkPolicy
-	for _, ns := range slices.Sorted(maps.Keys(involved)) {
-		policies = append(policies, a.policiesByNS[ns]...)
-	}
-	before := a.current
-	if !maps.Equal(oldLabels, clusterLabels) {
-		var err error
-		before, err = netpol.NewIndex(a.relabelled(r.Name, oldLabels), register, policies, a.cluster.Options)
-		if err != nil {
-			return Impact{}, fmt.Errorf("compile the current policies: %w", err)
-		}
-	}
-	after, err := netpol.NewIndex(a.relabelled(r.Name, newLabels), register, policies, a.cluster.Options)
-	if err != nil {
-		return Impact{}, fmt.Errorf("compile the policies under the new labels: %w", err)
-	}
-	classes := make([]class, len(pairs))
-	for i := range pairs {
-		if i&1023 == 1023 && ctx.Err() != nil {
-			return Impact{}, ctx.Err()
-		}
-		p := &pairs[i]
-		classes[i] = classify(
-			p.verdict(before),
-			p.verdict(after))
-	}
-	a.report(&imp, pairs, classes, explainers{
+	a.report(&imp, js, res.pairOf, explainers{
 		current: func(p *pair) netpol.Explanation {
 			return p.explain(before)
 		},
@@ -151,18 +141,18 @@ func (a *Analyzer) NamespaceRelabel(ctx context.Context, r NamespaceRelabel, edg
 	return imp, nil
 }
 
-// relabelled returns the cluster's namespaces with ns labelled lbls.
-func (a *Analyzer) relabelled(ns string, lbls labels.Set) []netpol.Namespace {
-	out := make([]netpol.Namespace, 0, len(a.cluster.Namespaces)+1)
-	found := false
-	for _, n := range a.cluster.Namespaces {
-		if n.Name == ns {
-			n.Labels, found = lbls, true
+// relabelIndexes derive from the current index the ones with namespace ns
+// labelled oldLabels (the current one when the cluster has them) and
+// newLabels.
+func (a *Analyzer) relabelIndexes(ns string, oldLabels, clusterLabels, newLabels labels.Set) (before, after *netpol.Index, err error) {
+	before = a.current
+	if !maps.Equal(oldLabels, clusterLabels) {
+		if before, err = a.current.WithNamespaceLabels(ns, oldLabels); err != nil {
+			return nil, nil, fmt.Errorf("compile the current policies: %w", err)
 		}
-		out = append(out, n)
 	}
-	if !found {
-		out = append(out, netpol.Namespace{Name: ns, Labels: lbls})
+	if after, err = a.current.WithNamespaceLabels(ns, newLabels); err != nil {
+		return nil, nil, fmt.Errorf("compile the policies under the new labels: %w", err)
 	}
-	return out
+	return before, after, nil
 }

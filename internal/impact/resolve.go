@@ -30,11 +30,24 @@ func nodeWorkload(name string, addr netip.Addr) *netpol.Workload {
 
 // resolved is what a flow endpoint stands for in the engine: one endpoint,
 // or (for a Service) the workloads backing it, with the names they report
-// as.
+// as. The endpoints are resolved by the current index, so that it and the
+// indexes derived from it judge them without looking them up again.
 type resolved struct {
-	one      netpol.Endpoint
-	backends []netpol.Endpoint
-	names    []flow.Endpoint
+	one netpol.ResolvedEndpoint
+	svc *service // for a Service: its backends, never empty
+}
+
+// pick returns the backend reported as name (one of the Service's names),
+// else one.
+func (r *resolved) pick(name *flow.Endpoint) netpol.ResolvedEndpoint {
+	if r.svc != nil {
+		for i := range r.svc.names {
+			if &r.svc.names[i] == name {
+				return r.svc.backends[i]
+			}
+		}
+	}
+	return r.one
 }
 
 // resolver maps flow endpoints to engine endpoints for one what-if,
@@ -42,11 +55,13 @@ type resolved struct {
 type resolver struct {
 	a *Analyzer
 	// nodes are stand-ins for nodes without a known address.
-	nodes map[string]*netpol.Workload
+	nodes map[string]netpol.ResolvedEndpoint
 	skips map[flow.Endpoint]*Skip
 	// last remembers the latest resolution of each side: edges come
 	// sorted by source (as the store returns them), so most sources repeat.
 	last [2]memo
+	// pair is the one forEachPair hands out (not one allocation each).
+	pair pair
 }
 
 type memo struct {
@@ -56,28 +71,43 @@ type memo struct {
 }
 
 // resolveSide is resolve through the memo of one side.
-func (r *resolver) resolveSide(side int, ep *flow.Endpoint) (resolved, string) {
+func (r *resolver) resolveSide(side int, ep *flow.Endpoint) (*resolved, string) {
 	m := &r.last[side]
 	if m.ok && m.ep == *ep {
-		return m.res, ""
+		return &m.res, ""
 	}
 	res, why := r.resolve(ep)
-	if why == "" {
-		*m = memo{ep: *ep, res: res, ok: true}
+	if why != "" {
+		return nil, why
 	}
-	return res, why
+	*m = memo{ep: *ep, res: res, ok: true}
+	return &m.res, ""
 }
 
 func (a *Analyzer) newResolver() *resolver { return &resolver{a: a} }
 
-// workload finds a workload by namespace, kind and name.
-func (a *Analyzer) workload(ns, kind, name string) *netpol.Workload {
-	for _, w := range a.workloads[name] {
-		if w.Namespace == ns && w.Kind == kind {
-			return w
+// workloadRef is a workload as lookups by name see it.
+type workloadRef struct {
+	namespace, kind string
+	ep              netpol.ResolvedEndpoint
+	// next is the index of the next workload of the same name, -1 at the
+	// last.
+	next int32
+}
+
+// workload finds a workload by namespace, kind and name: one probe of a
+// small map, then the workloads of that name.
+func (a *Analyzer) workload(ns, kind, name string) (netpol.ResolvedEndpoint, bool) {
+	i, ok := a.workloads[name]
+	if !ok {
+		return netpol.ResolvedEndpoint{}, false
+	}
+	for ; i >= 0; i = a.workloadRefs[i].next {
+		if w := &a.workloadRefs[i]; w.namespace == ns && w.kind == kind {
+			return w.ep, true
 		}
 	}
-	return nil
+	return netpol.ResolvedEndpoint{}, false
 }
 
 // resolve maps ep; reason is not empty when it cannot be judged.
@@ -94,31 +124,31 @@ func (r *resolver) resolve(ep *flow.Endpoint) (res resolved, reason string) {
 			case len(svc.backends) == 0:
 				return res, "Service selects no workload"
 			}
-			res.backends, res.names = svc.backends, svc.names
+			res.svc = svc
 			return res, ""
 		}
-		w := r.a.workload(ep.Namespace, ep.WorkloadKind, ep.Name)
-		if w == nil {
+		w, ok := r.a.workload(ep.Namespace, ep.WorkloadKind, ep.Name)
+		if !ok {
 			return res, "workload not in the cluster (deleted?)"
 		}
-		res.one = netpol.WorkloadEndpoint(w)
+		res.one = w
 	case flow.EndpointNode:
-		w := r.a.nodes[ep.Name]
-		if w == nil {
-			if w = r.nodes[ep.Name]; w == nil {
+		w, ok := r.a.nodes[ep.Name]
+		if !ok {
+			if w, ok = r.nodes[ep.Name]; !ok {
 				if r.nodes == nil {
-					r.nodes = make(map[string]*netpol.Workload)
+					r.nodes = make(map[string]netpol.ResolvedEndpoint)
 				}
-				w = nodeWorkload(ep.Name, netip.Addr{})
+				w = r.a.current.Resolve(netpol.WorkloadEndpoint(nodeWorkload(ep.Name, netip.Addr{})))
 				r.nodes[ep.Name] = w
 			}
 		}
-		res.one = netpol.WorkloadEndpoint(w)
+		res.one = w
 	case flow.EndpointAddress:
 		if !ep.Addr.IsValid() {
 			return res, "address endpoint without an address"
 		}
-		res.one = netpol.AddrEndpoint(ep.Addr)
+		res.one = r.a.current.Resolve(netpol.AddrEndpoint(ep.Addr))
 	default:
 		return res, "endpoint of unknown kind"
 	}
@@ -153,42 +183,85 @@ func (r *resolver) skipped() []Skip {
 	return out
 }
 
-// pair is one judged connection: an edge, or one backend of a Service edge.
+// pair is one connection to judge: an edge, or one backend of a Service
+// edge.
 type pair struct {
 	edge     *flow.Edge
-	src, dst netpol.Endpoint
+	src, dst netpol.ResolvedEndpoint
 	// srcName and dstName are what src and dst report as: the edge's
 	// endpoints, or the backend's for an expanded Service.
 	srcName, dstName *flow.Endpoint
 	expanded         bool
 }
 
-// appendPair appends p, doubling the capacity when full: pairs are
-// many and large, and append grows big slices by a quarter only.
-func appendPair(pairs []pair, p pair) []pair {
-	if len(pairs) == cap(pairs) {
-		grown := make([]pair, len(pairs), max(256, 2*cap(pairs)))
-		copy(grown, pairs)
-		pairs = grown
+// judged is a judged pair that a change affects, kept small: there may
+// be tens of thousands. pairOf rebuilds the pair for an explanation.
+type judged struct {
+	edge             *flow.Edge
+	srcName, dstName *flow.Endpoint
+	class            class
+	expanded         bool
+}
+
+// appendJudged appends p judged c, doubling the capacity when full:
+// append grows big slices by a quarter only.
+func appendJudged(js []judged, p *pair, c class) []judged {
+	if len(js) == cap(js) {
+		grown := make([]judged, len(js), max(256, 2*cap(js)))
+		copy(grown, js)
+		js = grown
 	}
-	return append(pairs, p)
+	return append(js, judged{edge: p.edge, srcName: p.srcName, dstName: p.dstName, class: c, expanded: p.expanded})
+}
+
+// pairOf resolves a judged pair's endpoints again (an edge that was
+// judged resolves).
+func (r *resolver) pairOf(j *judged) pair {
+	src, _ := r.resolve(&j.edge.Src)
+	dst, _ := r.resolve(&j.edge.Dst)
+	return pair{edge: j.edge, src: src.pick(j.srcName), dst: dst.pick(j.dstName),
+		srcName: j.srcName, dstName: j.dstName, expanded: j.expanded}
 }
 
 // verdict judges the pair under ix.
 func (p *pair) verdict(ix *netpol.Index) bool {
 	proto, _ := engineProtocol(p.edge.Protocol)
-	return ix.Verdict(p.src, p.dst, proto, int32(p.edge.Port))
+	return ix.VerdictResolved(&p.src, &p.dst, proto, int32(p.edge.Port))
+}
+
+// classify judges the pair under the current index and the proposed
+// one, which differ at most in egress at the source (srcChanges) and
+// ingress at the destination (dstChanges): a side that does not change
+// is judged once, and when it denies, the pair stays red whatever the
+// other.
+func (p *pair) classify(current, proposed *netpol.Index, srcChanges, dstChanges bool) class {
+	proto, _ := engineProtocol(p.edge.Protocol)
+	port := int32(p.edge.Port)
+	if !srcChanges && !current.SideVerdict(netpol.Egress, &p.src, &p.dst, proto, port) ||
+		!dstChanges && !current.SideVerdict(netpol.Ingress, &p.src, &p.dst, proto, port) {
+		return staysRed
+	}
+	before, after := true, true
+	if srcChanges {
+		before = current.SideVerdict(netpol.Egress, &p.src, &p.dst, proto, port)
+		after = proposed.SideVerdict(netpol.Egress, &p.src, &p.dst, proto, port)
+	}
+	if dstChanges {
+		before = before && current.SideVerdict(netpol.Ingress, &p.src, &p.dst, proto, port)
+		after = after && proposed.SideVerdict(netpol.Ingress, &p.src, &p.dst, proto, port)
+	}
+	return classify(before, after)
 }
 
 // explain explains the pair's verdict under ix.
 func (p *pair) explain(ix *netpol.Index) netpol.Explanation {
 	proto, _ := engineProtocol(p.edge.Protocol)
-	return ix.Explain(p.src, p.dst, proto, int32(p.edge.Port))
+	return ix.Explain(p.src.Endpoint, p.dst.Endpoint, proto, int32(p.edge.Port))
 }
 
 // forEachPair resolves an edge and calls fn for each connection it stands
-// for; it returns false when the edge was skipped.
-func (r *resolver) forEachPair(e *flow.Edge, fn func(p pair)) bool {
+// for (fn must not keep p); it returns false when the edge was skipped.
+func (r *resolver) forEachPair(e *flow.Edge, fn func(p *pair)) bool {
 	if _, ok := engineProtocol(e.Protocol); !ok {
 		r.skip(e.Dst, "protocol NetworkPolicies do not know", e)
 		return false
@@ -203,34 +276,32 @@ func (r *resolver) forEachPair(e *flow.Edge, fn func(p pair)) bool {
 		r.skip(e.Dst, why, e)
 		return false
 	}
-	p := pair{edge: e, src: src.one, dst: dst.one, srcName: &e.Src, dstName: &e.Dst}
-	if src.backends == nil && dst.backends == nil {
+	p := &r.pair
+	*p = pair{edge: e, src: src.one, dst: dst.one, srcName: &e.Src, dstName: &e.Dst}
+	if src.svc == nil && dst.svc == nil {
 		fn(p)
 		return true
 	}
 	p.expanded = true
-	srcs, srcNames := src.endpoints(&e.Src)
-	dsts, dstNames := dst.endpoints(&e.Dst)
+	srcs, dsts := 1, 1
+	if src.svc != nil {
+		srcs = len(src.svc.backends)
+	}
+	if dst.svc != nil {
+		dsts = len(dst.svc.backends)
+	}
 	for i := range srcs {
+		if src.svc != nil {
+			p.src, p.srcName = src.svc.backends[i], &src.svc.names[i]
+		}
 		for j := range dsts {
-			p.src, p.dst = srcs[i], dsts[j]
-			p.srcName, p.dstName = srcNames[i], dstNames[j]
+			if dst.svc != nil {
+				p.dst, p.dstName = dst.svc.backends[j], &dst.svc.names[j]
+			}
 			fn(p)
 		}
 	}
 	return true
-}
-
-// endpoints lists what r stands for and their names.
-func (r resolved) endpoints(name *flow.Endpoint) ([]netpol.Endpoint, []*flow.Endpoint) {
-	if r.backends == nil {
-		return []netpol.Endpoint{r.one}, []*flow.Endpoint{name}
-	}
-	names := make([]*flow.Endpoint, len(r.names))
-	for i := range r.names {
-		names[i] = &r.names[i]
-	}
-	return r.backends, names
 }
 
 func engineProtocol(p flow.Protocol) (corev1.Protocol, bool) {
@@ -246,11 +317,11 @@ func engineProtocol(p flow.Protocol) (corev1.Protocol, bool) {
 }
 
 // isPodIn reports whether policies of namespace ns can isolate e.
-func isPodIn(e netpol.Endpoint, ns string) bool {
+func isPodIn(e *netpol.ResolvedEndpoint, ns string) bool {
 	return e.Workload != nil && !e.Workload.HostNetwork && e.Workload.Namespace == ns
 }
 
-func isPod(e netpol.Endpoint) bool { return e.Workload != nil && !e.Workload.HostNetwork }
+func isPod(e *netpol.ResolvedEndpoint) bool { return e.Workload != nil && !e.Workload.HostNetwork }
 
 // compareEndpoints orders endpoints by kind, then namespace, name and kind,
 // or address.

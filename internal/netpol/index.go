@@ -16,16 +16,18 @@ import (
 // policies isolating it, computed once. Peer selectors are matched once per
 // identity (lazily) and remembered as bitsets, so a verdict is a handful of
 // bit tests. An Index never changes after NewIndex, except for those caches,
-// which are safe for concurrent use.
+// which are safe for concurrent use. WithNamespacePolicies derives an index
+// that shares all that a change of one namespace's policies leaves as is.
 type Index struct {
 	opts Options
 
 	namespaces map[string]*namespaceInfo
 	nsList     []*namespaceInfo // by id
 
-	identities  []*identity // by id
-	identityKey map[string]*identity
-	byWorkload  map[*Workload]*identity
+	// reg is the workloads' identities: shared by the indexes derived
+	// from this one, which keep the ids and differ only in the policies.
+	reg        *registry
+	identities []*identity // by id; derived indexes replace some
 
 	policies    []*compiledPolicy
 	byNamespace map[string][]*compiledPolicy
@@ -36,6 +38,15 @@ type Index struct {
 
 	// ipBoundaries are the addresses at which ipBlock membership can change.
 	ipBoundaries []addrBoundary
+}
+
+// registry is the identity of every workload given to NewIndex. It never
+// changes after NewIndex.
+type registry struct {
+	identityKey map[string]int32
+	byWorkload  map[*Workload]int32
+	// byNamespace are the identity ids of each namespace, by namespace id.
+	byNamespace [][]int32
 }
 
 type namespaceInfo struct {
@@ -62,10 +73,12 @@ type identity struct {
 // rules.
 func NewIndex(namespaces []Namespace, workloads []*Workload, policies []*networkingv1.NetworkPolicy, opts Options) (*Index, error) {
 	ix := &Index{
-		opts:        opts,
-		namespaces:  make(map[string]*namespaceInfo, len(namespaces)),
-		identityKey: make(map[string]*identity, len(workloads)),
-		byWorkload:  make(map[*Workload]*identity, len(workloads)),
+		opts:       opts,
+		namespaces: make(map[string]*namespaceInfo, len(namespaces)),
+		reg: &registry{
+			identityKey: make(map[string]int32, len(workloads)),
+			byWorkload:  make(map[*Workload]int32, len(workloads)),
+		},
 		byNamespace: make(map[string][]*compiledPolicy),
 		nsSelectors: make(map[string]*nsSelector),
 
@@ -98,7 +111,12 @@ func NewIndex(namespaces []Namespace, workloads []*Workload, policies []*network
 		if w.HostNetwork {
 			continue // not selectable: acts as its node's address
 		}
-		ix.byWorkload[w] = ix.register(w)
+		ix.reg.byWorkload[w] = ix.register(w)
+	}
+	ix.reg.byNamespace = make([][]int32, len(ix.nsList))
+	for _, id := range ix.identities {
+		ns := id.namespace.id
+		ix.reg.byNamespace[ns] = append(ix.reg.byNamespace[ns], id.id)
 	}
 	return ix, nil
 }
@@ -125,17 +143,18 @@ func (ix *Index) namespace(name string) *namespaceInfo {
 	return ix.addNamespace(name, nil)
 }
 
-// register interns the workload's identity; only NewIndex calls it.
-func (ix *Index) register(w *Workload) *identity {
+// register interns the workload's identity and returns its id; only
+// NewIndex calls it.
+func (ix *Index) register(w *Workload) int32 {
 	key := identityKeyOf(w.Namespace, w.Labels)
-	if id, ok := ix.identityKey[key]; ok {
+	if id, ok := ix.reg.identityKey[key]; ok {
 		return id
 	}
 	id := ix.newIdentity(ix.namespace(w.Namespace), w.Labels)
 	id.id = int32(len(ix.identities))
 	ix.identities = append(ix.identities, id)
-	ix.identityKey[key] = id
-	return id
+	ix.reg.identityKey[key] = id.id
+	return id.id
 }
 
 // newIdentity computes which policies isolate pods with these labels.
@@ -158,8 +177,8 @@ func (ix *Index) newIdentity(ns *namespaceInfo, lbls map[string]string) *identit
 // identityOf returns the identity of a pod endpoint. Workloads that were not
 // given to NewIndex get a throw-away identity (correct, only slower).
 func (ix *Index) identityOf(w *Workload) *identity {
-	if id, ok := ix.byWorkload[w]; ok {
-		return id
+	if id, ok := ix.reg.byWorkload[w]; ok {
+		return ix.identities[id]
 	}
 	ns, ok := ix.namespaces[w.Namespace]
 	if !ok {

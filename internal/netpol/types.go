@@ -4,7 +4,10 @@
 // It is pure: plain values in, plain values out, no clients and no clocks.
 // Build an Index once per policy set with NewIndex and ask it Verdict,
 // Explain or AllowedConns as often as needed; an Index is safe for concurrent
-// use.
+// use. A what-if derives the index of a changed set from it
+// (WithNamespacePolicies, WithNamespaceLabels) for a fraction of a build,
+// and judges endpoints resolved once (Resolve, VerdictResolved,
+// SideVerdict) under both.
 package netpol
 
 import (

@@ -181,7 +181,7 @@ func (ix *Index) peerMembers(p *compiledPeer) bitset {
 	}
 	for _, id := range ix.identities {
 		if p.ns == nil {
-			if id.namespace != p.ownNS {
+			if id.namespace.id != p.ownNS.id {
 				continue
 			}
 		} else if !nsMembers.has(id.namespace.id) {
