@@ -53,9 +53,11 @@ fuzz:
 	$(GO) test ./internal/flow -run '^$$' -fuzz '^FuzzDecodeHubble$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 	$(GO) test ./internal/flow -run '^$$' -fuzz '^FuzzDecodeNative$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 
-# etcd + kube-apiserver for envtest (cached in bin/, rebuilt only when pins change).
+# etcd + kube-apiserver for envtest, kube-controller-manager for the dev
+# cluster, helm and promtool for the chart's tests (cached in bin/, rebuilt
+# only when pins change).
 tools:
-	hack/build-tools.sh envtest
+	hack/build-tools.sh envtest kube-controller-manager helm promtool
 
 # Every pinned tool: also kube-controller-manager, helm, promtool.
 tools-all:
