@@ -237,6 +237,21 @@ this line is garbage
 		t.Errorf("redline_audit_runs_total{result=success} = %v, want ≥ 1", n)
 	}
 
+	// `redline suggest --server` asks the running server, authorised by
+	// SubjectAccessReview on traffic in the workload's namespace.
+	reader := serviceAccountToken(ctx, t, client, "redline", "traffic-reader")
+	grant(ctx, t, client, "redline", "traffic-reader", "traffic", "get")
+	server := strings.TrimSuffix(base, "/api/v1/flows")
+	suggestArgs := func(token string) []string {
+		return []string{"suggest", "--server", server, "--insecure-skip-tls-verify", "--token", token, "--workload", "shop/Pod/cart-1", "--since", "1h"}
+	}
+	if out, errOut, code := run(t, "", suggestArgs(reader)...); code != 0 || !strings.Contains(out, "port: 8080") || !strings.Contains(out, "frontend") {
+		t.Errorf("suggest --server: exit %d, stderr %s, want cart-1's policy admitting frontend-1 on 8080:\n%s", code, errOut, out)
+	}
+	if _, errOut, code := run(t, "", suggestArgs(nobody)...); code != 1 || !strings.Contains(errOut, "403") {
+		t.Errorf("suggest --server without RBAC: exit %d, stderr %q; want 1 and the 403", code, errOut)
+	}
+
 	// A Rego override in the redline-rego ConfigMap is hot-reloaded and
 	// changes the decision; a broken one keeps the last good set.
 	reserved := &networkingv1.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "forbidden"}}
@@ -311,15 +326,23 @@ func serviceAccountToken(ctx context.Context, t *testing.T, client kubernetes.In
 
 func grantFlowsCreate(ctx context.Context, t *testing.T, client kubernetes.Interface, ns, sa string) {
 	t.Helper()
+	grant(ctx, t, client, ns, sa, "flows", "create")
+}
+
+// grant gives a service account one verb on one of Redline's virtual
+// resources, cluster-wide.
+func grant(ctx context.Context, t *testing.T, client kubernetes.Interface, ns, sa, resource, verb string) {
+	t.Helper()
+	name := "redline-" + sa
 	role := &rbacv1.ClusterRole{
-		ObjectMeta: metav1.ObjectMeta{Name: "redline-flow-sender"},
-		Rules:      []rbacv1.PolicyRule{{APIGroups: []string{kubeauth.Group}, Resources: []string{"flows"}, Verbs: []string{"create"}}},
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Rules:      []rbacv1.PolicyRule{{APIGroups: []string{kubeauth.Group}, Resources: []string{resource}, Verbs: []string{verb}}},
 	}
 	if _, err := client.RbacV1().ClusterRoles().Create(ctx, role, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	binding := &rbacv1.ClusterRoleBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: "redline-flow-sender"},
+		ObjectMeta: metav1.ObjectMeta{Name: name},
 		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role.Name},
 		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Namespace: ns, Name: sa}},
 	}

@@ -34,6 +34,7 @@ type SuggestOptions struct {
 	NamespaceLabel   string
 	NamedPorts       bool
 	Output           string
+	Remote           RemoteOptions
 
 	since   time.Duration
 	choices suggest.Choices
@@ -44,7 +45,7 @@ type SuggestOptions struct {
 func NewSuggestCommand(streams IO) *cobra.Command {
 	o := &SuggestOptions{streams: streams}
 	cmd := &cobra.Command{
-		Use:   "suggest --data-dir DIR -f MANIFESTS (--workload ns/Kind/name | --all)",
+		Use:   "suggest (--data-dir DIR -f MANIFESTS | --server URL) (--workload ns/Kind/name | --all)",
 		Short: "Suggest a least-privilege NetworkPolicy from observed traffic",
 		Long: `Writes, for a workload (or every workload with --all), one NetworkPolicy with
 Ingress and Egress that allows the traffic observed in the window, shaped by
@@ -53,11 +54,17 @@ allow-namespace, allow-all), unresolved addresses to include, and manual CIDR
 rules. Egress to the cluster DNS is always kept when egress is restricted.
 
 A peer in a namespace that lacks the namespace label (--namespace-label) cannot
-be selected: it is left out and reported ("namespace X needs label K").`,
+be selected: it is left out and reported ("namespace X needs label K").
+
+Offline it reads a data directory and manifests; with --server it asks a
+running redline serve (POST /api/v1/suggestions) with a Kubernetes token
+that may "get" "traffic" in the redline.io group in the workload's namespace.`,
 		Example: `  redline suggest --data-dir ./redline-data -f cluster/ --workload shop/Deployment/frontend
   redline suggest --data-dir ./redline-data -f cluster/ --workload shop/Deployment/frontend \
       --exclude shop/Deployment/legacy:8080/TCP --allow-egress-cidr 198.51.100.7/32:3128/TCP
-  redline suggest --data-dir ./redline-data -f cluster/ --all --ingress allow-namespace --egress allow-namespace`,
+  redline suggest --data-dir ./redline-data -f cluster/ --all --ingress allow-namespace --egress allow-namespace
+  redline suggest --server https://127.0.0.1:8443 --certificate-authority ca.crt \
+      --token "$(kubectl create token redline-dev -n redline)" --workload shop/Deployment/cart`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := o.Validate(); err != nil {
@@ -86,18 +93,35 @@ func (o *SuggestOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.NamespaceLabel, "namespace-label", netpol.NamespaceNameLabel, "namespace label key that selects peer namespaces")
 	fs.BoolVar(&o.NamedPorts, "named-ports", false, "use container port names where the destination declares them")
 	fs.StringVarP(&o.Output, "output", "o", "yaml", "output format: yaml or json")
+	fs.StringVar(&o.Remote.Server, "server", "", "ask a running redline serve at this https URL instead of reading --data-dir")
+	fs.StringVar(&o.Remote.Token, "token", "", "bearer token for --server (e.g. from kubectl create token)")
+	fs.StringVar(&o.Remote.TokenFile, "token-file", "", "file holding the bearer token for --server")
+	fs.StringVar(&o.Remote.CertificateAuthority, "certificate-authority", "", "CA file (PEM) that signed the server's certificate")
+	fs.BoolVar(&o.Remote.InsecureSkipTLSVerify, "insecure-skip-tls-verify", false, "do not check the server's certificate (testing only)")
 }
 
 // Validate checks the flags and parses the choices.
 func (o *SuggestOptions) Validate() error {
+	remote := o.Remote.Server != ""
 	switch {
+	case remote && (o.DataDir != "" || len(o.Cluster.Manifests) > 0):
+		return usageErrorf("--server asks a running server: leave out --data-dir and -f")
+	case remote && o.All:
+		return usageErrorf("--all works offline only; a running server keeps every workload's suggestion in its redline-suggested-* ConfigMaps (kubectl get cm -A -l app.kubernetes.io/managed-by=redline)")
+	case remote && o.Workload == "":
+		return usageErrorf("give --workload ns/Kind/name")
+	case remote:
+		if err := o.Remote.validate(); err != nil {
+			return err
+		}
 	case o.DataDir == "":
-		return usageErrorf("--data-dir is required: the observed traffic to suggest from")
+		return usageErrorf("--data-dir is required: the observed traffic to suggest from (or --server to ask a running server)")
 	case len(o.Cluster.Manifests) == 0:
 		return usageErrorf("-f is required: the cluster's manifests (workloads, Services, namespaces)")
 	case (o.Workload == "") == !o.All:
 		return usageErrorf("give either --workload ns/Kind/name or --all")
-	case o.Output != "yaml" && o.Output != "json":
+	}
+	if o.Output != "yaml" && o.Output != "json" {
 		return usageErrorf("unknown output format %q: use yaml or json", o.Output)
 	}
 	var err error
@@ -204,6 +228,9 @@ func parseCIDRRule(s string) (suggest.CIDRRule, error) {
 
 // Run suggests and prints.
 func (o *SuggestOptions) Run(ctx context.Context) error {
+	if o.Remote.Server != "" {
+		return o.runRemote(ctx)
+	}
 	inv, cluster, err := o.Cluster.Load(ctx, o.streams)
 	if err != nil {
 		return err

@@ -58,3 +58,24 @@ func TestSuggestExcludesAPeer(t *testing.T) {
 		}
 	}
 }
+
+// --server flags that cannot work are usage errors.
+func TestSuggestServerFlagErrors(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--server", "https://x:8443", "--data-dir", "d", "--workload", "a/Deployment/b"}, "leave out --data-dir and -f"},
+		{[]string{"--server", "https://x:8443", "--all"}, "--all works offline only"},
+		{[]string{"--server", "http://x:8443", "--workload", "a/Deployment/b"}, "invalid --server"},
+		{[]string{"--server", "https://x:8443"}, "give --workload"},
+		{[]string{"--server", "https://x:8443", "--workload", "a/Deployment/b", "--token", "t", "--token-file", "f"}, "one at a time"},
+		{[]string{"--server", "https://x:8443", "--workload", "a/Deployment/b", "-o", "xml"}, "unknown output format"},
+	}
+	for _, tt := range tests {
+		_, errOut, code := run(t, "", append([]string{"suggest"}, tt.args...)...)
+		if code != 2 || !strings.Contains(errOut, tt.want) {
+			t.Errorf("%v: exit %d, stderr %q; want exit 2 and %q", tt.args, code, errOut, tt.want)
+		}
+	}
+}
