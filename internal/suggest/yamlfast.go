@@ -153,13 +153,13 @@ func plainString(s string) scalarStyle {
 	if len(s) > 128 {
 		return unsure // a key that long is written "? key" (and values fold)
 	}
-	if _, err := time.Parse(time.RFC3339, s); err == nil {
-		return quoted // a timestamp (generation times): nothing to escape
-	}
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		alnum := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
 		if !alnum && (i == 0 || c != '.' && c != '/' && c != '-') {
+			if _, err := time.Parse(time.RFC3339, s); err == nil {
+				return quoted // a timestamp (generation times): nothing to escape
+			}
 			return unsure
 		}
 	}
