@@ -18,17 +18,13 @@ import (
 	"github.com/redline-dev/redline/internal/store"
 )
 
-// auditWorld is the large cluster: 5,000 workloads over 250
-// namespaces with 1,000 policies and a Service for every other workload,
-// and 200,000 observed edges (workload to workload, Services, external
+// auditWorld is a generated cluster — for the benchmark the 5,000
+// workloads over 250 namespaces with 1,000 policies and a Service for
+// every other workload, and 200,000 observed edges (workload to workload, Services, external
 // addresses, some dropped) in a real Badger store.
-func auditWorld(b *testing.B, now time.Time) (*inventory.Inventory, *store.Store) {
+func auditWorld(b testing.TB, now time.Time, workloads, edges int) (*inventory.Inventory, *store.Store) {
 	b.Helper()
-	const (
-		workloads = 5000
-		edges     = 200_000
-	)
-	nss, wls, pols := netpoltest.GenerateCluster(7, 250, workloads, 1000)
+	nss, wls, pols := netpoltest.GenerateCluster(7, max(1, workloads/20), workloads, workloads/5)
 	inv := &inventory.Inventory{Namespaces: nss, Workloads: wls, Policies: pols}
 	for i, w := range wls {
 		if i%2 == 1 || w.HostNetwork || len(w.Ports) == 0 {
@@ -82,7 +78,7 @@ func auditWorld(b *testing.B, now time.Time) (*inventory.Inventory, *store.Store
 // writes. Target: ≤ 2 s of CPU (cpu-s/op).
 func BenchmarkAuditPass(b *testing.B) {
 	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
-	inv, st := auditWorld(b, now)
+	inv, st := auditWorld(b, now, 5000, 200_000)
 	in := PassInput{Inventory: inv, Edges: st, Window: 7 * 24 * time.Hour, Now: now, NamespaceLabelKey: "team"}
 	b.ReportAllocs()
 	cpu0 := cpuTime()

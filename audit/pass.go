@@ -210,6 +210,10 @@ func Pass(ctx context.Context, in PassInput) (PassResult, error) {
 	redByNS := map[string]map[RedConnection]bool{}
 	unlabeled := map[string]map[string]bool{}
 	from := in.Now.Add(-in.Window)
+	edges, err := bulkEdges(ctx, in.Edges, res.Namespaces, from, in.Now)
+	if err != nil {
+		return res, fmt.Errorf("audit pass: read edges: %w", err)
+	}
 	for _, w := range inv.Workloads {
 		if err := ctx.Err(); err != nil {
 			return res, err
@@ -218,7 +222,7 @@ func Pass(ctx context.Context, in PassInput) (PassResult, error) {
 		if w.HostNetwork || optedOut[w.Namespace] {
 			continue
 		}
-		ingress, egress, err := suggest.Gather(ctx, in.Edges, inv, subject, from, in.Now)
+		ingress, egress, err := suggest.Gather(ctx, edges, inv, subject, from, in.Now)
 		if err != nil {
 			return res, fmt.Errorf("audit pass: read edges of %s: %w", subject, err)
 		}

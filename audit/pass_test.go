@@ -17,6 +17,7 @@ import (
 	"github.com/redline-dev/redline/internal/flow"
 	"github.com/redline-dev/redline/internal/inventory"
 	"github.com/redline-dev/redline/internal/inventory/inventorytest"
+	"github.com/redline-dev/redline/internal/suggest"
 )
 
 // edgeList is an in-memory suggest.EdgeReader.
@@ -227,5 +228,40 @@ func TestPassSummaries(t *testing.T) {
 	want := map[flow.EdgeKey]uint64{shopEdges[0].EdgeKey: 3, shopEdges[2].EdgeKey: 2}
 	if !maps.Equal(res.Disagreements, want) {
 		t.Errorf("disagreements = %v, want %v", res.Disagreements, want)
+	}
+}
+
+// workloadEdgesOnly hides the store's NamespaceEdges: the pass reads per
+// workload, as before the bulk read.
+type workloadEdgesOnly struct{ suggest.EdgeReader }
+
+// The bulk read of a pass's edges (one query per namespace) gives the same
+// pass as reading per workload.
+func TestPassBulkEdgesMatchPerWorkloadReads(t *testing.T) {
+	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	inv, st := auditWorld(t, now, 300, 12_000)
+	in := PassInput{Inventory: inv, Edges: st, Window: 7 * 24 * time.Hour, Now: now, NamespaceLabelKey: "team"}
+	bulk, err := Pass(context.Background(), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in.Edges = workloadEdgesOnly{st}
+	each, err := Pass(context.Background(), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(bulk.ConfigMaps) < 250 || len(bulk.Red) == 0 {
+		t.Fatalf("a thin world: %d suggestions, %d red", len(bulk.ConfigMaps), len(bulk.Red))
+	}
+	if len(bulk.ConfigMaps) != len(each.ConfigMaps) {
+		t.Fatalf("%d suggestions in bulk, %d per workload", len(bulk.ConfigMaps), len(each.ConfigMaps))
+	}
+	for i := range bulk.ConfigMaps {
+		if !maps.Equal(bulk.ConfigMaps[i].Data, each.ConfigMaps[i].Data) {
+			t.Fatalf("%s differs:\nbulk %v\neach %v", bulk.ConfigMaps[i].Name, bulk.ConfigMaps[i].Data, each.ConfigMaps[i].Data)
+		}
+	}
+	if !slices.Equal(bulk.Red, each.Red) || !slices.Equal(bulk.Summaries, each.Summaries) || !maps.Equal(bulk.Disagreements, each.Disagreements) {
+		t.Error("red connections, summaries or disagreements differ")
 	}
 }
