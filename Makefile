@@ -19,9 +19,10 @@ all: build
 build:
 	$(GO) build -trimpath -ldflags "-X github.com/redline-dev/redline/cmd/redline/app.Version=$(VERSION)" -o $(REDLINE) ./cmd/redline
 
-# Until the demo environment exists, `make run` analyses the shipped examples.
+# A local cluster with the demo shop and Redline doing its whole job
+# (`redline dev`; Ctrl-C stops it). The first run builds the control plane.
 run: build
-	$(REDLINE) analyze -f examples/
+	$(REDLINE) dev
 
 # Everything CI checks: formatting, vet, staticcheck, and every test, the
 # envtest ones (real etcd + kube-apiserver) included.

@@ -39,6 +39,7 @@ time when a policy change would cut live connections.`,
 	root.SetErr(streams.ErrOut)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(NewAnalyzeCommand(streams), NewIngestCommand(streams), NewTrafficCommand(streams), NewServeCommand(streams), NewWhatIfCommand(streams), NewSuggestCommand(streams))
+	root.AddCommand(NewDevCommand(streams))
 	return root
 }
 

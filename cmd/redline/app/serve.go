@@ -88,6 +88,9 @@ type ServeOptions struct {
 	restConfig *rest.Config
 	// onAuditPass, if set, learns every audit pass (tests).
 	onAuditPass func(audit.Outcome)
+	// onAuditLoop, if set, learns the audit loop (redline dev triggers
+	// a pass after it fed traffic).
+	onAuditLoop func(*audit.Loop)
 	client      kubernetes.Interface
 }
 
@@ -492,6 +495,9 @@ func (o *ServeOptions) addAudit(mgr manager.Manager, cfg *rest.Config, cluster *
 	})
 	if err != nil {
 		return err
+	}
+	if o.onAuditLoop != nil {
+		o.onAuditLoop(loop)
 	}
 	return mgr.Add(loop)
 }
