@@ -40,9 +40,19 @@ type Analyzer struct {
 	// nsPeers are the policies with namespaceSelector peers, for relabels.
 	nsPeers []nsPeerPolicy
 
+	// uniqueNames is set when no two policies have the same namespace
+	// and name: a policy change's proposed sides can then be judged from
+	// the current ones' tallies.
+	uniqueNames bool
+	// edgeCache holds the resolved and judged edges of the namespaces
+	// what-ifs were asked about (edgecache.go).
+	edgeCache edgeCache
+
 	// judgedLists recycles the lists of judged pairs (*[]judged): a
 	// what-if may judge tens of thousands.
 	judgedLists sync.Pool
+	// rankLists recycles report's lists of ranks (*[]rank).
+	rankLists sync.Pool
 }
 
 // judgedList returns an empty list of judged pairs, recycled when one is.
@@ -154,7 +164,11 @@ func NewAnalyzer(c Cluster, opts Options) (*Analyzer, error) {
 	for name, addr := range c.NodeAddrs {
 		a.nodes[name] = current.Resolve(netpol.WorkloadEndpoint(nodeWorkload(name, addr)))
 	}
+	a.uniqueNames = true
 	for _, p := range c.Policies {
+		if a.policies[nsName{p.Namespace, p.Name}] != nil {
+			a.uniqueNames = false
+		}
 		a.policies[nsName{p.Namespace, p.Name}] = p
 		a.policiesByNS[p.Namespace] = append(a.policiesByNS[p.Namespace], p)
 		if np := namespacePeers(p); len(np.selectors) > 0 {

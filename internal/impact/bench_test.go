@@ -2,6 +2,7 @@ package impact_test
 
 import (
 	"context"
+	"runtime"
 	"slices"
 	"sync"
 	"syscall"
@@ -88,7 +89,7 @@ func BenchmarkPolicyChange(b *testing.B) {
 		}
 		ch := changes[bc.change]
 		b.Run(bc.name, func(b *testing.B) {
-			imp, err := a.PolicyChange(context.Background(), ch, s.edges) // warms the lazily built caches
+			imp, err := a.PolicyChange(context.Background(), ch, s.edges) // warms the lazily built caches, the namespace's edges among them
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -110,6 +111,7 @@ func BenchmarkPolicyChange(b *testing.B) {
 			b.ReportMetric(float64(imp.Totals.TurnsRed.Connections), "red")
 			b.ReportMetric(float64(imp.Totals.TurnsGreen.Connections), "green")
 			b.ReportMetric(float64(imp.Totals.StaysRed.Connections), "stays-red")
+			b.ReportMetric(float64(impact.CachedBytes(a, s.ns)), "cache-B")
 		})
 	}
 }
@@ -183,3 +185,34 @@ func reportPercentiles(b *testing.B, durations []time.Duration) {
 }
 
 func intstrPort(p int32) intstr.IntOrString { return intstr.FromInt32(p) }
+
+// BenchmarkPolicyChangeCold is a what-if on an Analyzer that has not seen
+// the namespace's edges yet: the first request after a cluster change,
+// which caches them (edgecache.go). HeapB is the heap the cache keeps.
+func BenchmarkPolicyChangeCold(b *testing.B) {
+	s := benchWorld()
+	ch := benchChanges(s)["deny-all"]
+	var kept uint64
+	b.ReportAllocs()
+	for b.Loop() {
+		b.StopTimer()
+		a, err := impact.NewAnalyzer(s.cluster, webhookOptions)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		b.StartTimer()
+		if _, err := a.PolicyChange(context.Background(), ch, s.edges); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		kept = after.HeapAlloc - before.HeapAlloc
+		runtime.KeepAlive(a)
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(kept), "heap-B")
+}

@@ -54,8 +54,13 @@ func (a *Analyzer) report(imp *Impact, js []judged, pairOf func(*judged) pair, e
 	for i := range js {
 		sizes[js[i].class]++
 	}
+	// The ranks of all classes share one recycled buffer.
+	buf := a.rankList(sizes[turnsRed] + sizes[turnsGreen] + sizes[staysRed])
+	defer a.recycleRanks(buf)
+	off := 0
 	for c := turnsRed; c <= staysRed; c++ {
-		ranks[c] = make([]rank, 0, sizes[c])
+		ranks[c] = buf[off:off:(off + sizes[c])]
+		off += sizes[c]
 	}
 	totals := [4]*Total{nil, &imp.Totals.TurnsRed, &imp.Totals.TurnsGreen, &imp.Totals.StaysRed}
 	for i := range js {
@@ -63,7 +68,7 @@ func (a *Analyzer) report(imp *Impact, js []judged, pairOf func(*judged) pair, e
 		if c == unchanged {
 			continue
 		}
-		n := js[i].edge.Count
+		n := js[i].count
 		ranks[c] = append(ranks[c], rank{count: n, i: int32(i)})
 		totals[c].Connections++
 		totals[c].Count += n
@@ -81,8 +86,7 @@ func (a *Analyzer) report(imp *Impact, js []judged, pairOf func(*judged) pair, e
 			continue
 		}
 		if limit := a.opts.MaxConnections; limit > 0 && len(rs) > limit {
-			selectFirst(rs, limit, order)
-			rs = rs[:limit]
+			rs = firstRanks(rs, limit, order)
 		}
 		slices.SortFunc(rs, order)
 		out := make([]Connection, len(rs))
@@ -101,6 +105,94 @@ func (a *Analyzer) report(imp *Impact, js []judged, pairOf func(*judged) pair, e
 			}
 		}
 		*lists[c] = out
+	}
+}
+
+// firstRanks returns the first k of rs in order (in no particular order
+// among themselves), reordering rs. It selects by count alone, cheap to
+// compare, and orders by names only the connections tied at the count of
+// the last one.
+func firstRanks(rs []rank, k int, order func(x, y rank) int) []rank {
+	selectByCount(rs, k)
+	last := rs[0].count
+	for _, r := range rs[:k] {
+		last = min(last, r.count)
+	}
+	// rs[:k] holds every rank counted more than last and some counted
+	// last: gather those counted last to the end of the ones above.
+	above := 0
+	for i, r := range rs[:k] {
+		if r.count > last {
+			rs[above], rs[i] = rs[i], rs[above]
+			above++
+		}
+	}
+	tied := above
+	for i := above; i < len(rs); i++ {
+		if rs[i].count == last {
+			rs[tied], rs[i] = rs[i], rs[tied]
+			tied++
+		}
+	}
+	if tied > k {
+		selectFirst(rs[above:tied], k-above, order)
+	}
+	return rs[:k]
+}
+
+// selectByCount reorders rs so that its first k elements are ones with
+// the k highest counts: quickselect.
+func selectByCount(rs []rank, k int) {
+	lo, hi, t := 0, len(rs)-1, k-1
+	for lo < hi {
+		mid := lo + (hi-lo)/2
+		if rs[mid].count > rs[lo].count {
+			rs[mid], rs[lo] = rs[lo], rs[mid]
+		}
+		if rs[hi].count > rs[lo].count {
+			rs[hi], rs[lo] = rs[lo], rs[hi]
+		}
+		if rs[hi].count > rs[mid].count {
+			rs[hi], rs[mid] = rs[mid], rs[hi]
+		}
+		pivot := rs[mid].count
+		i, j := lo, hi
+		for i <= j {
+			for rs[i].count > pivot {
+				i++
+			}
+			for rs[j].count < pivot {
+				j--
+			}
+			if i <= j {
+				rs[i], rs[j] = rs[j], rs[i]
+				i++
+				j--
+			}
+		}
+		switch {
+		case t <= j:
+			hi = j
+		case t >= i:
+			lo = i
+		default:
+			return
+		}
+	}
+}
+
+// rankList returns a list of n ranks, recycled when one is big enough.
+func (a *Analyzer) rankList(n int) []rank {
+	if l, ok := a.rankLists.Get().(*[]rank); ok && cap(*l) >= n {
+		return (*l)[:n]
+	}
+	return make([]rank, n)
+}
+
+// recycleRanks returns a list rankList gave.
+func (a *Analyzer) recycleRanks(rs []rank) {
+	if cap(rs) > 0 {
+		a.rankLists.Put(&rs)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -64,13 +65,20 @@ func (a *Analyzer) PolicyChange(ctx context.Context, ch Change, edges []flow.Edg
 	}
 	flags := make(map[*netpol.Workload]sides)
 	var selected []*netpol.Workload
-	for _, w := range a.byNamespace[ns] {
+	// localFlags are the flags by position in byNamespace[ns], with how
+	// the old and the new policy each select the workload.
+	local := a.byNamespace[ns]
+	localFlags := make([]sides, len(local))
+	oldSel, _ := newSelection(old)
+	newSel, _ := newSelection(proposed)
+	for i, w := range local {
 		if w.HostNetwork {
 			continue // not selectable
 		}
 		if f := sel.of(w.Labels); f != 0 {
 			flags[w] = f
 			selected = append(selected, w)
+			localFlags[i] = f | oldSel.of(w.Labels).as(oldIngress, oldEgress) | newSel.of(w.Labels).as(newIngress, newEgress)
 		}
 	}
 	if len(selected) == 0 {
@@ -81,21 +89,49 @@ func (a *Analyzer) PolicyChange(ctx context.Context, ch Change, edges []flow.Edg
 
 	// The connections the change can affect, judged as they are found:
 	// the proposed index is built for the first.
-	local := a.localSelection(ns, flags)
+	localSel := a.localSelection(ns, flags)
 	r := a.newResolver()
 	// states are the selected workloads' flags and whether a judged
-	// connection involves them: one map lookup per side.
+	// connection involves them: one map lookup per side (edges judged on
+	// the fly); observed is the same by position (edges of the cache).
 	states := make(map[*netpol.Workload]*selectedState, len(selected))
 	for _, w := range selected {
 		states[w] = &selectedState{flags: flags[w]}
 	}
+	observed := make([]bool, len(local))
 	var (
 		next   *netpol.Index
 		js     []judged
 		failed error
+		// rules judge a connection by the old and the new policy alone,
+		// when the current tallies can be adjusted for them.
+		rules *changeRules
 	)
 	js = a.judgedList()
 	defer func() { a.recycle(js) }()
+	// affected counts a connection the change can affect, building the
+	// proposed index for the first; false when out of budget.
+	affected := func() bool {
+		if failed != nil {
+			return false
+		}
+		if next == nil {
+			if failed = ctx.Err(); failed != nil {
+				return false
+			}
+			if next, failed = a.proposedIndex(ns, name, proposed); failed != nil {
+				return false
+			}
+			rules = a.changeRules(ns, name, old, proposed, next)
+		}
+		imp.Evaluated++
+		if imp.Evaluated&1023 == 0 {
+			if failed = ctx.Err(); failed != nil {
+				return false // out of budget: stop, the caller has moved on
+			}
+		}
+		return true
+	}
 	judge := func(p *pair) {
 		// The sides the change can affect: ingress at a destination the
 		// old or new policy selects for ingress, egress at a source it
@@ -107,27 +143,15 @@ func (a *Analyzer) PolicyChange(ctx context.Context, ch Change, edges []flow.Edg
 		if st := states[p.src.Workload]; st != nil && st.flags&egress != 0 {
 			srcChanges, st.observed = true, true
 		}
-		if !(srcChanges || dstChanges) || failed != nil {
+		if !(srcChanges || dstChanges) || !affected() {
 			return
-		}
-		if next == nil {
-			if failed = ctx.Err(); failed != nil {
-				return
-			}
-			if next, failed = a.proposedIndex(ns, name, proposed); failed != nil {
-				return
-			}
-		}
-		imp.Evaluated++
-		if imp.Evaluated&1023 == 0 {
-			if failed = ctx.Err(); failed != nil {
-				return // out of budget: stop, the caller has moved on
-			}
 		}
 		if c := p.classify(a.current, next, srcChanges, dstChanges); c != unchanged {
 			js = appendJudged(js, p, c)
 		}
 	}
+	cache := a.cachedEdges(ns, edges)
+	cursor, misses := 0, 0
 	for i := range edges {
 		if failed != nil {
 			return Impact{}, failed
@@ -137,14 +161,72 @@ func (a *Analyzer) PolicyChange(ctx context.Context, ch Change, edges []flow.Edg
 		if !srcIn && !dstIn {
 			continue
 		}
-		// Resolve the other side only when a side in ns is selected.
-		if !(srcIn && local.selects(&e.Src, egress)) && !(dstIn && local.selects(&e.Dst, ingress)) {
+		ce, ok := cache.find(a, e, &cursor)
+		if !ok || ce.n < 0 {
+			if !ok {
+				misses++
+			}
+			// Resolve the other side only when a side in ns is selected.
+			if !(srcIn && localSel.selects(&e.Src, egress)) && !(dstIn && localSel.selects(&e.Dst, ingress)) {
+				continue
+			}
+			r.forEachPair(e, judge)
 			continue
 		}
-		r.forEachPair(e, judge)
+		proto, _ := engineProtocol(e.Protocol)
+		port := int32(e.Port)
+		for k := ce.first; k < ce.first+ce.n; k++ {
+			cc := &cache.conns[k]
+			src, dst := &cache.eps[cc.src], &cache.eps[cc.dst]
+			var srcFlags, dstFlags sides
+			if src.local >= 0 {
+				if srcFlags = localFlags[src.local]; srcFlags&egress != 0 {
+					observed[src.local] = true
+				}
+			}
+			if dst.local >= 0 {
+				if dstFlags = localFlags[dst.local]; dstFlags&ingress != 0 {
+					observed[dst.local] = true
+				}
+			}
+			srcChanges, dstChanges := srcFlags&egress != 0, dstFlags&ingress != 0
+			if !(srcChanges || dstChanges) || !affected() {
+				continue
+			}
+			var c class
+			switch {
+			case !srcChanges && !cc.egress.Allows() || !dstChanges && !cc.ingress.Allows():
+				c = staysRed
+			default:
+				before, after := true, true
+				if srcChanges {
+					before = cc.egress.Allows()
+					after = rules.side(next, netpol.Egress, cc.egress, srcFlags, &src.res, &dst.res, proto, port)
+				}
+				if dstChanges {
+					before = before && cc.ingress.Allows()
+					after = after && rules.side(next, netpol.Ingress, cc.ingress, dstFlags, &src.res, &dst.res, proto, port)
+				}
+				c = classify(before, after)
+			}
+			if c != unchanged {
+				srcName, dstName := cache.names(cc, e)
+				js = appendJudgedRef(js, judged{edge: e, srcName: srcName, dstName: dstName, class: c, expanded: ce.expanded})
+			}
+		}
 	}
 	if failed != nil {
 		return Impact{}, failed
+	}
+	if tooManyMisses(misses, len(edges)) {
+		a.edgeCache.drop(cache)
+	}
+	for i, w := range local {
+		if observed[i] {
+			if st := states[w]; st != nil {
+				st.observed = true
+			}
+		}
 	}
 	imp.Skipped = r.skipped()
 	for _, w := range selected {
@@ -278,7 +360,25 @@ const (
 	ingress sides = 1 << iota
 	egress
 	selected // by the podSelector, whatever the policyTypes
+	// oldIngress, oldEgress, newIngress and newEgress say which policy,
+	// the old or the new, selects in which direction.
+	oldIngress
+	oldEgress
+	newIngress
+	newEgress
 )
+
+// as renames the ingress and egress flags of s.
+func (s sides) as(in, eg sides) sides {
+	var out sides
+	if s&ingress != 0 {
+		out |= in
+	}
+	if s&egress != 0 {
+		out |= eg
+	}
+	return out
+}
 
 // selection is the podSelectors of the old and the new policy.
 type selection []selector
@@ -326,4 +426,68 @@ func (s selection) of(lbls map[string]string) sides {
 // inNamespace reports whether ep is a workload or Service of ns.
 func inNamespace(ep flow.Endpoint, ns string) bool {
 	return ep.Kind == flow.EndpointWorkload && ep.Namespace == ns
+}
+
+// changeRules judge a changed side under the proposed set from its tally
+// under the current one: the proposed set isolates the subject with the
+// current policies but the old one, plus the new one if it selects it, so
+// only the old and the new policy's rules need a look. Without them (two
+// policies of one name, a policy the index does not have), the proposed
+// index judges the side.
+type changeRules struct {
+	fast             bool
+	oldRules, rules  netpol.PolicyRules
+	hasOld, hasRules bool
+}
+
+func (a *Analyzer) changeRules(ns, name string, old, proposed *networkingv1.NetworkPolicy, next *netpol.Index) *changeRules {
+	r := &changeRules{}
+	if !a.uniqueNames {
+		return r
+	}
+	if old != nil {
+		if r.oldRules, r.hasOld = a.current.PolicyRules(ns, name); !r.hasOld {
+			return r
+		}
+	}
+	if proposed != nil {
+		if r.rules, r.hasRules = next.PolicyRules(ns, name); !r.hasRules {
+			return r
+		}
+	}
+	r.fast = true
+	return r
+}
+
+// side judges one side of a connection under next, the proposed index: t
+// is its tally under the current one, f the subject's flags.
+func (r *changeRules) side(next *netpol.Index, dir netpol.Direction, t netpol.SideTally, f sides, src, dst *netpol.ResolvedEndpoint, protocol corev1.Protocol, port int32) bool {
+	if t.Always {
+		return true
+	}
+	if !r.fast {
+		return next.SideVerdict(dir, src, dst, protocol, port)
+	}
+	oldBit, newBit := oldIngress, newIngress
+	if dir == netpol.Egress {
+		oldBit, newBit = oldEgress, newEgress
+	}
+	isolating, allowing := int(t.Isolating), int(t.Allowing)
+	if f&oldBit != 0 {
+		// The old policy is one of the tally's: take it out.
+		isolating--
+		if allowing == 1 && r.oldRules.SideAllows(dir, src, dst, protocol, port) {
+			allowing = 0
+		}
+	}
+	newSelects := f&newBit != 0
+	switch {
+	case isolating == 0 && !newSelects:
+		return true // not isolated
+	case allowing > 0:
+		return true
+	case newSelects:
+		return r.rules.SideAllows(dir, src, dst, protocol, port)
+	}
+	return false
 }

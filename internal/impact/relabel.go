@@ -71,39 +71,65 @@ func (a *Analyzer) NamespaceRelabel(ctx context.Context, r NamespaceRelabel, edg
 	)
 	js = a.judgedList()
 	defer func() { a.recycle(js) }()
-	judge := func(p *pair) {
-		// A pod of the namespace is judged through its labels at the
-		// other side, when that side's namespace is sensitive.
-		affected := false
-		if isPodIn(&p.src, r.Name) && isPod(&p.dst) && sensitive[p.dst.Workload.Namespace] {
-			affected = true
-			observed[p.src.Workload] = true
-		}
-		if isPodIn(&p.dst, r.Name) && isPod(&p.src) && sensitive[p.src.Workload.Namespace] {
-			affected = true
-			observed[p.dst.Workload] = true
-		}
-		if !affected || failed != nil {
-			return
+	// affected counts a connection the change can affect, deriving the
+	// indexes for the first; false when out of budget.
+	affected := func() bool {
+		if failed != nil {
+			return false
 		}
 		if after == nil {
 			if failed = ctx.Err(); failed != nil {
-				return
+				return false
 			}
 			if before, after, failed = a.relabelIndexes(r.Name, oldLabels, clusterLabels, newLabels); failed != nil {
-				return
+				return false
 			}
 		}
 		imp.Evaluated++
 		if imp.Evaluated&1023 == 0 {
 			if failed = ctx.Err(); failed != nil {
-				return
+				return false
 			}
+		}
+		return true
+	}
+	judge := func(p *pair) {
+		// A pod of the namespace is judged through its labels at the
+		// other side, when that side's namespace is sensitive.
+		isAffected := false
+		if isPodIn(&p.src, r.Name) && isPod(&p.dst) && sensitive[p.dst.Workload.Namespace] {
+			isAffected = true
+			observed[p.src.Workload] = true
+		}
+		if isPodIn(&p.dst, r.Name) && isPod(&p.src) && sensitive[p.src.Workload.Namespace] {
+			isAffected = true
+			observed[p.dst.Workload] = true
+		}
+		if !isAffected || !affected() {
+			return
 		}
 		if c := classify(p.verdict(before), p.verdict(after)); c != unchanged {
 			js = appendJudged(js, p, c)
 		}
 	}
+	cache := a.cachedEdges(r.Name, edges)
+	// The cache's endpoints: a pod of the namespace (its position), a pod
+	// of a sensitive namespace.
+	type role struct {
+		member    int32 // position in byNamespace, -1 for none
+		sensitive bool
+	}
+	roles := make([]role, len(cache.eps))
+	for i := range cache.eps {
+		ep := &cache.eps[i]
+		roles[i] = role{member: -1}
+		if isPodIn(&ep.res, r.Name) {
+			roles[i].member = ep.local
+		}
+		roles[i].sensitive = isPod(&ep.res) && sensitive[ep.res.Workload.Namespace]
+	}
+	localObserved := make([]bool, len(a.byNamespace[r.Name]))
+	cursor, misses := 0, 0
 	for i := range edges {
 		if failed != nil {
 			return Impact{}, failed
@@ -113,10 +139,54 @@ func (a *Analyzer) NamespaceRelabel(ctx context.Context, r NamespaceRelabel, edg
 			!(inNamespace(e.Dst, r.Name) && e.Src.Kind == flow.EndpointWorkload && sensitive[e.Src.Namespace]) {
 			continue
 		}
-		res.forEachPair(e, judge)
+		ce, ok := cache.find(a, e, &cursor)
+		if !ok || ce.n < 0 {
+			if !ok {
+				misses++
+			}
+			res.forEachPair(e, judge)
+			continue
+		}
+		proto, _ := engineProtocol(e.Protocol)
+		port := int32(e.Port)
+		for k := ce.first; k < ce.first+ce.n; k++ {
+			cc := &cache.conns[k]
+			src, dst := &roles[cc.src], &roles[cc.dst]
+			isAffected := false
+			if src.member >= 0 && dst.sensitive {
+				isAffected = true
+				localObserved[src.member] = true
+			}
+			if dst.member >= 0 && src.sensitive {
+				isAffected = true
+				localObserved[dst.member] = true
+			}
+			if !isAffected || !affected() {
+				continue
+			}
+			s, d := &cache.eps[cc.src].res, &cache.eps[cc.dst].res
+			var was bool
+			if before == a.current {
+				was = cc.egress.Allows() && cc.ingress.Allows()
+			} else {
+				was = before.VerdictResolved(s, d, proto, port)
+			}
+			if c := classify(was, after.VerdictResolved(s, d, proto, port)); c != unchanged {
+				srcName, dstName := cache.names(cc, e)
+				js = appendJudgedRef(js, judged{edge: e, srcName: srcName, dstName: dstName, class: c, expanded: ce.expanded})
+			}
+		}
 	}
 	if failed != nil {
 		return Impact{}, failed
+	}
+	if tooManyMisses(misses, len(edges)) {
+		a.edgeCache.drop(cache)
+	}
+	for i, w := range a.byNamespace[r.Name] {
+		if localObserved[i] {
+			observed[w] = true
+		}
 	}
 	imp.Skipped = res.skipped()
 	for _, w := range members {

@@ -110,6 +110,25 @@ func (a *Analyzer) workload(ns, kind, name string) (netpol.ResolvedEndpoint, boo
 	return netpol.ResolvedEndpoint{}, false
 }
 
+// workloadRef returns the position in workloadRefs of the workload ep
+// names, -1 when ep is not a workload endpoint the cluster knows (a
+// Service, a node, an address, a workload gone).
+func (a *Analyzer) workloadRef(ep *flow.Endpoint) int32 {
+	if ep.Kind != flow.EndpointWorkload || ep.WorkloadKind == ServiceKind {
+		return -1
+	}
+	i, ok := a.workloads[ep.Name]
+	if !ok {
+		return -1
+	}
+	for ; i >= 0; i = a.workloadRefs[i].next {
+		if w := &a.workloadRefs[i]; w.namespace == ep.Namespace && w.kind == ep.WorkloadKind {
+			return i
+		}
+	}
+	return -1
+}
+
 // resolve maps ep; reason is not empty when it cannot be judged.
 func (r *resolver) resolve(ep *flow.Endpoint) (res resolved, reason string) {
 	switch ep.Kind {
@@ -199,8 +218,11 @@ type pair struct {
 type judged struct {
 	edge             *flow.Edge
 	srcName, dstName *flow.Endpoint
-	class            class
-	expanded         bool
+	// count is the edge's Count: report ranks by it without going back
+	// to the edges.
+	count    uint64
+	class    class
+	expanded bool
 }
 
 // appendJudged appends p judged c, doubling the capacity when full:
@@ -211,7 +233,18 @@ func appendJudged(js []judged, p *pair, c class) []judged {
 		copy(grown, js)
 		js = grown
 	}
-	return append(js, judged{edge: p.edge, srcName: p.srcName, dstName: p.dstName, class: c, expanded: p.expanded})
+	return appendJudgedRef(js, judged{edge: p.edge, srcName: p.srcName, dstName: p.dstName, class: c, expanded: p.expanded})
+}
+
+// appendJudgedRef is appendJudged for a judged pair already made.
+func appendJudgedRef(js []judged, j judged) []judged {
+	if len(js) == cap(js) {
+		grown := make([]judged, len(js), max(256, 2*cap(js)))
+		copy(grown, js)
+		js = grown
+	}
+	j.count = j.edge.Count
+	return append(js, j)
 }
 
 // pairOf resolves a judged pair's endpoints again (an edge that was
