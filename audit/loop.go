@@ -4,8 +4,6 @@ import (
 	"cmp"
 	"context"
 	"errors"
-	"fmt"
-	"hash/maphash"
 	"log/slog"
 	"maps"
 	"slices"
@@ -164,7 +162,7 @@ func (l *Loop) Start(ctx context.Context) error {
 	defer next.Stop()
 	var (
 		seen       = l.src.Snapshot()
-		seenPrint  = fingerprint(seen)
+		seenPrint  = seen.Fingerprint()
 		due        time.Time // when next fires; zero while a pass runs
 		retryAfter = 10 * time.Second
 	)
@@ -186,7 +184,7 @@ func (l *Loop) Start(ctx context.Context) error {
 		case <-poll.C:
 			if snap := l.src.Snapshot(); snap != seen {
 				seen = snap
-				if fp := fingerprint(snap); fp != seenPrint {
+				if fp := snap.Fingerprint(); fp != seenPrint {
 					seenPrint = fp
 					schedule(l.opts.Debounce)
 				}
@@ -328,45 +326,4 @@ func (l *Loop) sendEvents(ctx context.Context, unlabeled []UnlabeledNamespace, n
 			delete(l.eventSent, ns)
 		}
 	}
-}
-
-var fingerprintSeed = maphash.MakeSeed()
-
-// fingerprint hashes what a pass depends on in the inventory: namespaces
-// and their labels, workloads with their labels and ports, Services and
-// policies. Pods coming and going (addresses, restarts) do not change it.
-func fingerprint(inv *inventory.Inventory) uint64 {
-	var h maphash.Hash
-	h.SetSeed(fingerprintSeed)
-	str := func(s string) { h.WriteString(s); h.WriteByte(0) }
-	labels := func(m map[string]string) {
-		for _, k := range slices.Sorted(maps.Keys(m)) {
-			str(k)
-			str(m[k])
-		}
-		h.WriteByte(1)
-	}
-	for _, ns := range inv.Namespaces {
-		str(ns.Name)
-		labels(ns.Labels)
-	}
-	for _, w := range inv.Workloads {
-		str(w.Key())
-		labels(w.Labels)
-		fmt.Fprint(&h, w.HostNetwork, w.Ports)
-	}
-	for _, s := range inv.Services {
-		str(s.Namespace + "/" + s.Name)
-		labels(s.Selector)
-		fmt.Fprint(&h, s.Ports)
-	}
-	for _, p := range inv.Policies {
-		str(p.Namespace + "/" + p.Name)
-		if p.ResourceVersion != "" {
-			str(p.ResourceVersion)
-		} else {
-			fmt.Fprint(&h, p.Spec.String())
-		}
-	}
-	return h.Sum64()
 }

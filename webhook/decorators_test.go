@@ -3,6 +3,8 @@ package webhook
 import (
 	"context"
 	"errors"
+	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -18,6 +20,7 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
+	"github.com/redline-dev/redline/internal/inventory"
 	"github.com/redline-dev/redline/internal/netpol"
 	"github.com/redline-dev/redline/rego"
 )
@@ -402,8 +405,21 @@ func TestAnalyzerCachedPerSnapshot(t *testing.T) {
 		t.Error("same snapshot: analyzer rebuilt")
 	}
 	s.cluster.add([]netpol.Namespace{{Name: "new"}}, nil, nil)
-	if a3, _ := s.v.analyzer(); a3 == a1 {
+	a3, _ := s.v.analyzer()
+	if a3 == a1 {
 		t.Error("new snapshot: analyzer not rebuilt")
+	}
+	// A snapshot that differs in pods only keeps the analyzer (and its
+	// caches); a policy rebuilds it.
+	podsOnly := *s.cluster.snap.Load()
+	podsOnly.Pods = append(slices.Clone(podsOnly.Pods), inventory.Pod{Namespace: "new", Name: "p-1", IPs: []netip.Addr{netip.MustParseAddr("10.0.0.9")}})
+	s.cluster.snap.Store(&podsOnly)
+	if a4, _ := s.v.analyzer(); a4 != a3 {
+		t.Error("a pod-only change rebuilt the analyzer")
+	}
+	s.cluster.add(nil, nil, []*networkingv1.NetworkPolicy{denyAllIngress("new", "deny")})
+	if a5, _ := s.v.analyzer(); a5 == a3 {
+		t.Error("a new policy did not rebuild the analyzer")
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
