@@ -63,6 +63,8 @@ func TestBadValuesRejected(t *testing.T) {
 		{[]string{"webhook.timeoutSeconds=31"}, "/webhook/timeoutSeconds"},
 		{[]string{"audit.interval=7d"}, "/audit/interval"},
 		{[]string{"audit.optOutLabel=disabled"}, "/audit/optOutLabel"},
+		{[]string{"audit.debounce=soon"}, "/audit/debounce"},
+		{[]string{"audit.namespaceLabelKey=not a key"}, "/audit/namespaceLabelKey"},
 		{[]string{"store.retention=30 days"}, "/store/retention"},
 		{[]string{"prometheusRule.disabledAlerts={RedlineTypo}"}, "/prometheusRule/disabledAlerts/0"},
 		{[]string{"prometheusRule.thresholds.failedOpenRatio=2"}, "/prometheusRule/thresholds/failedOpenRatio"},
