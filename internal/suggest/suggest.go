@@ -190,12 +190,13 @@ type ruleAcc struct {
 }
 
 type builder struct {
-	in   Input
-	ch   Choices
-	key  string
-	ns   string
-	sel  map[string]string
-	dsts []*netpol.Workload // the subject's workloads
+	in     Input
+	ch     Choices
+	key    string
+	ns     string
+	sel    map[string]string
+	dsts   []*netpol.Workload // the subject's workloads
+	lookup *Lookup
 
 	nss  map[string]netpol.Namespace
 	wls  map[flow.Endpoint]*netpol.Workload
@@ -289,6 +290,9 @@ type Lookup struct {
 	nss  map[string]netpol.Namespace
 	wls  map[flow.Endpoint]*netpol.Workload
 	svcs map[[2]string]*inventory.Service
+	// backends are the pods (workloads, off the host network) each
+	// Service with a selector selects.
+	backends map[*inventory.Service][]*netpol.Workload
 }
 
 // NewLookup indexes inv; it must not change while the Lookup is in use.
@@ -305,9 +309,24 @@ func NewLookup(inv *inventory.Inventory) *Lookup {
 	for _, w := range inv.Workloads {
 		l.wls[flow.WorkloadEndpoint(w.Namespace, w.Kind, w.Name)] = w
 	}
+	byNS := map[string][]*netpol.Workload{}
+	for _, w := range inv.Workloads {
+		if !w.HostNetwork {
+			byNS[w.Namespace] = append(byNS[w.Namespace], w)
+		}
+	}
+	l.backends = make(map[*inventory.Service][]*netpol.Workload, len(inv.Services))
 	for i := range inv.Services {
 		s := &inv.Services[i]
 		l.svcs[[2]string{s.Namespace, s.Name}] = s
+		if len(s.Selector) == 0 {
+			continue
+		}
+		for _, w := range byNS[s.Namespace] {
+			if selects(s.Selector, w.Labels) {
+				l.backends[s] = append(l.backends[s], w)
+			}
+		}
 	}
 	return l
 }
@@ -317,7 +336,7 @@ func (b *builder) index() {
 	if l == nil || l.inv != b.in.Inventory {
 		l = NewLookup(b.in.Inventory)
 	}
-	b.nss, b.wls, b.svcs = l.nss, l.wls, l.svcs
+	b.nss, b.wls, b.svcs, b.lookup = l.nss, l.wls, l.svcs, l
 	b.rules = map[netpol.Direction]map[string]*ruleAcc{netpol.Ingress: {}, netpol.Egress: {}}
 	b.excluded = make(map[Row]bool, len(b.ch.Exclude))
 	for _, r := range b.ch.Exclude {
@@ -386,16 +405,7 @@ func (b *builder) subject() error {
 
 // backends are the non-host-network workloads a Service's selector picks.
 func (b *builder) backends(svc *inventory.Service) []*netpol.Workload {
-	var out []*netpol.Workload
-	if len(svc.Selector) == 0 {
-		return nil
-	}
-	for _, w := range b.in.Inventory.Workloads {
-		if w.Namespace == svc.Namespace && !w.HostNetwork && selects(svc.Selector, w.Labels) {
-			out = append(out, w)
-		}
-	}
-	return out
+	return b.lookup.backends[svc]
 }
 
 // rows lists the table rows, deduplicated and sorted.
