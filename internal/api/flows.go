@@ -42,6 +42,9 @@ type FlowsResponse struct {
 	// before the limit were kept.
 	Truncated bool   `json:"truncated,omitempty"`
 	Message   string `json:"message,omitempty"`
+	// Error is set on the statuses answered before the body is read
+	// (ErrorResponse).
+	Error string `json:"error,omitempty"`
 }
 
 func (h *FlowsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -145,13 +148,15 @@ func (l *limitedReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// ErrorResponse is the JSON body of an error status.
+// ErrorResponse is the JSON body of an error status. Message repeats
+// Error for the clients of the first /api/v1 endpoints, which read it.
 type ErrorResponse struct {
+	Error   string `json:"error"`
 	Message string `json:"message"`
 }
 
 func writeError(w http.ResponseWriter, status int, msg string) {
-	writeJSON(w, status, ErrorResponse{Message: msg})
+	writeJSON(w, status, ErrorResponse{Error: msg, Message: msg})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

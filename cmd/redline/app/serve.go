@@ -333,6 +333,10 @@ func (o *ServeOptions) Run(ctx context.Context) (err error) {
 				Aliases:   func() map[string][]netip.Prefix { return cluster.Classifier().Aliases() },
 				Now:       time.Now,
 			},
+			Network: &api.NetworkHandler{
+				Inventory: cluster.Snapshot, Classifier: cluster.Classifier, Store: st,
+				Client: client, ConfigNamespace: o.Namespace, Now: time.Now,
+			},
 			Ready: func() error {
 				if err := cluster.ReadyCheck(nil); err != nil {
 					return err
