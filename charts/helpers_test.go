@@ -37,14 +37,14 @@ var valuesSets = map[string][]string{
 	"options": edit(baseObjects(),
 		[]string{"PersistentVolumeClaim/redline-data", "Secret/redline-webhook-cert"},
 		[]string{"Certificate/redline-webhook", "ClusterRoleBinding/redline-flow-writers",
-			"ClusterRoleBinding/redline-traffic-readers", "ServiceMonitor/redline", "PrometheusRule/redline"}),
+			"ClusterRoleBinding/redline-traffic-readers", "ClusterRoleBinding/redline-admins", "ServiceMonitor/redline", "PrometheusRule/redline"}),
 }
 
 // baseObjects is what the defaults render.
 func baseObjects() []string {
 	return []string{
-		"ClusterRole/redline", "ClusterRole/redline-flow-writer", "ClusterRole/redline-traffic-reader",
-		"ClusterRoleBinding/redline", "Deployment/redline", "NetworkPolicy/redline",
+		"ClusterRole/redline", "ClusterRole/redline-admin", "ClusterRole/redline-flow-writer",
+		"ClusterRole/redline-traffic-reader", "ClusterRoleBinding/redline", "Deployment/redline", "NetworkPolicy/redline",
 		"PersistentVolumeClaim/redline-data", "Pod/redline-test", "Role/redline", "RoleBinding/redline",
 		"Secret/redline-webhook-cert", "Service/redline", "ServiceAccount/redline",
 		"ValidatingWebhookConfiguration/redline",
