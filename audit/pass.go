@@ -15,6 +15,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -477,11 +478,13 @@ func rowsOf(status string, rows []suggest.Row) []TrafficRow {
 }
 
 func configMap(w *netpol.Workload, sug suggest.Suggestion, red []RedConnection, in PassInput) (corev1.ConfigMap, error) {
-	pol := sug.Policy.DeepCopy()
+	// A shallow copy with its own annotations: nothing else is changed.
+	pol := *sug.Policy
+	pol.Annotations = maps.Clone(pol.Annotations)
 	// The generation time changes every pass; it goes on the ConfigMap,
 	// not into the data compared for updates.
 	delete(pol.Annotations, suggest.AnnotationGeneratedAt)
-	policyYAML, err := suggest.YAML(pol)
+	policyYAML, err := suggest.YAML(&pol)
 	if err != nil {
 		return corev1.ConfigMap{}, err
 	}

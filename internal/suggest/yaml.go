@@ -14,9 +14,10 @@ func YAML(p *networkingv1.NetworkPolicy) ([]byte, error) {
 	if p == nil {
 		return nil, fmt.Errorf("render policy: no policy")
 	}
-	cp := p.DeepCopy()
+	// A shallow copy: only the type fields change, and marshalling reads.
+	cp := *p
 	cp.APIVersion, cp.Kind = "networking.k8s.io/v1", "NetworkPolicy"
-	raw, err := json.Marshal(cp)
+	raw, err := json.Marshal(&cp)
 	if err != nil {
 		return nil, fmt.Errorf("render policy %s/%s: %w", p.Namespace, p.Name, err)
 	}
