@@ -206,6 +206,7 @@ func writeDevSummary(w io.Writer, env *devenv.Env) {
 // writeDevAccess prints how to reach the cluster and Redline.
 func writeDevAccess(w io.Writer, env *devenv.Env) {
 	fmt.Fprintf(w, "\nThe cluster (kubectl):\n  export KUBECONFIG=%s\n", env.Cluster.KubeconfigPath())
+	fmt.Fprintf(w, "Redline's UI (the Network view): %s/ (log in with a token from the command below)\n", env.APIURL)
 	fmt.Fprintf(w, "Redline's API: %s (CA %s)\n", env.APIURL, env.CAFile)
 	fmt.Fprintf(w, "  TOKEN=$(%s)\n", env.TokenCommand())
 	fmt.Fprintf(w, "  curl --cacert %s -H \"Authorization: Bearer $TOKEN\" -d '{\"workload\":\"shop/Deployment/cart\"}' %s/api/v1/suggestions\n", env.CAFile, env.APIURL)

@@ -43,6 +43,7 @@ import (
 	"github.com/redline-dev/redline/internal/kubeauth"
 	"github.com/redline-dev/redline/internal/store"
 	"github.com/redline-dev/redline/internal/traffic"
+	"github.com/redline-dev/redline/internal/ui"
 	"github.com/redline-dev/redline/rego"
 	"github.com/redline-dev/redline/webhook"
 )
@@ -322,7 +323,8 @@ func (o *ServeOptions) Run(ctx context.Context) (err error) {
 	apiServer := &api.Server{
 		Addr: o.APIAddress,
 		TLS:  tlsConf,
-		Handler: api.NewHandler(api.Deps{
+		// /api/... is the API; everything else the web UI's page (internal/ui).
+		Handler: ui.WithAPI(api.NewHandler(api.Deps{
 			Guard:            guard,
 			Ingester:         pipe,
 			MaxFlowBodyBytes: o.MaxFlowBodyBytes,
@@ -343,7 +345,7 @@ func (o *ServeOptions) Run(ctx context.Context) (err error) {
 				}
 				return st.Healthy()
 			},
-		}),
+		})),
 		Logger: logger,
 	}
 	if o.onAPIListen != nil {
