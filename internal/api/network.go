@@ -70,7 +70,10 @@ type NetworkHandler struct {
 	ClusterName string
 	// NetpolOptions are the engine's (netpol.DefaultOptions when zero).
 	NetpolOptions *netpol.Options
-	Now           func() time.Time
+	// NamespaceLabelKey is the key namespaces are selected by when a
+	// draft names none: the server's --namespace-label-key.
+	NamespaceLabelKey string
+	Now               func() time.Time
 
 	mu       sync.Mutex
 	snapshot *inventory.Inventory

@@ -1,11 +1,13 @@
 package api
 
 import (
+	"cmp"
 	"errors"
 	"net/http"
 	"slices"
 
 	"github.com/redline-dev/redline/internal/kubeauth"
+	"github.com/redline-dev/redline/internal/netpol"
 )
 
 // ScopesResponse lists what the caller may scope the Network view to.
@@ -107,6 +109,9 @@ type WhoAmI struct {
 	// Admin is true when the caller may change settings (aliases, allowed
 	// addresses, cluster CIDRs).
 	Admin bool `json:"admin"`
+	// NamespaceLabelKey is the server's default namespace label key, used
+	// when a draft names none.
+	NamespaceLabelKey string `json:"namespaceLabelKey"`
 }
 
 // whoami serves GET /api/v1/whoami: any authenticated caller may ask;
@@ -128,7 +133,8 @@ func (n *NetworkHandler) whoami(w http.ResponseWriter, r *http.Request) {
 		writeAuthError(w, errors.Join(errors.New("authorise "+ManageSettings.String()), err))
 		return
 	}
-	resp := WhoAmI{User: scope.user.GetName(), Groups: scope.user.GetGroups(), Read: scope.all, Namespaces: sortedSet(scope.ns), Admin: admin}
+	resp := WhoAmI{User: scope.user.GetName(), Groups: scope.user.GetGroups(), Read: scope.all, Namespaces: sortedSet(scope.ns), Admin: admin,
+		NamespaceLabelKey: cmp.Or(n.NamespaceLabelKey, netpol.NamespaceNameLabel)}
 	if scope.all {
 		resp.Namespaces = append([]string{}, names...)
 		slices.Sort(resp.Namespaces)

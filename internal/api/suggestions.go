@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -35,6 +36,10 @@ type SuggestionsHandler struct {
 	Edges     suggest.EdgeReader
 	Aliases   func() map[string][]netip.Prefix
 	Now       func() time.Time
+	// NamespaceLabelKey is the key namespaces are selected by when a
+	// request names none: the server's --namespace-label-key (empty:
+	// kubernetes.io/metadata.name).
+	NamespaceLabelKey string
 }
 
 // SuggestionRequest is the JSON body of POST /api/v1/suggestions.
@@ -108,6 +113,7 @@ func (h *SuggestionsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
+	choices.NamespaceLabelKey = cmp.Or(choices.NamespaceLabelKey, h.NamespaceLabelKey)
 	resp, status, err := h.suggest(r.Context(), subject, window, choices)
 	if err != nil {
 		writeError(w, status, err.Error())

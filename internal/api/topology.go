@@ -110,6 +110,7 @@ func (n *NetworkHandler) topology(w http.ResponseWriter, r *http.Request) {
 	c.Since = cmp.Or(c.Since, defaultSince)
 	req := c.request(refString(subject))
 	choices, window, err := req.choices()
+	choices.NamespaceLabelKey = cmp.Or(choices.NamespaceLabelKey, n.NamespaceLabelKey)
 	if err == nil && window > MaxWindow {
 		err = fmt.Errorf("since: %q is longer than 30d, the longest window kept", c.Since)
 	}

@@ -334,10 +334,13 @@ func (o *ServeOptions) Run(ctx context.Context) (err error) {
 				Edges:     st,
 				Aliases:   func() map[string][]netip.Prefix { return cluster.Classifier().Aliases() },
 				Now:       time.Now,
+
+				NamespaceLabelKey: o.NamespaceLabelKey,
 			},
 			Network: &api.NetworkHandler{
 				Inventory: cluster.Snapshot, Classifier: cluster.Classifier, Store: st,
 				Client: client, ConfigNamespace: o.Namespace, Now: time.Now,
+				NamespaceLabelKey: o.NamespaceLabelKey,
 			},
 			Ready: func() error {
 				if err := cluster.ReadyCheck(nil); err != nil {

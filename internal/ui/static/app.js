@@ -133,6 +133,8 @@ async function login(t) {
 async function start() {
   const who = await api('GET', '/api/v1/whoami');
   state.whoami = who;
+  // An empty field means the server's key (redline serve --namespace-label-key).
+  if (who.namespaceLabelKey) $('#scope-label-key').placeholder = who.namespaceLabelKey;
   $('#login').hidden = true;
   $('#app').hidden = false;
   $('#who').hidden = false;
