@@ -58,6 +58,9 @@ const (
 	WebhookSecret        = "redline-webhook-cert"
 	WebhookConfiguration = webhook.ConfigurationName
 	ServiceAccount       = "redline-dev"
+	// AdminServiceAccount may also change settings (aliases, allowed
+	// addresses, cluster CIDRs) and save drafts: the UI's admin actions.
+	AdminServiceAccount = "redline-dev-admin"
 	// AuditInterval and AuditDebounce are the audit loop's settings: a
 	// pass a minute, and two seconds after a relevant change.
 	AuditInterval = time.Minute
@@ -435,31 +438,23 @@ func (e *Env) sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// serviceAccountToken creates ServiceAccount redline/redline-dev, a
-// ClusterRole that may send flows and read traffic, its binding, and a
-// token valid for a day.
+// serviceAccountToken creates ServiceAccount redline/redline-dev (send
+// flows, read traffic) and redline/redline-dev-admin (read traffic, save
+// drafts, change settings) with their ClusterRoles and bindings, and
+// returns a token of the first, valid for a day.
 func (e *Env) serviceAccountToken(ctx context.Context) (string, error) {
-	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: Namespace, Name: ServiceAccount}}
-	if _, err := e.kube.CoreV1().ServiceAccounts(Namespace).Create(ctx, sa, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
-		return "", fmt.Errorf("dev environment: create ServiceAccount: %w", err)
+	g := kubeauth.Group
+	if err := e.serviceAccount(ctx, AdminServiceAccount, []rbacv1.PolicyRule{
+		{APIGroups: []string{g}, Resources: []string{"traffic"}, Verbs: []string{"get"}},
+		{APIGroups: []string{g}, Resources: []string{"drafts", "settings"}, Verbs: []string{"update"}},
+	}); err != nil {
+		return "", err
 	}
-	role := &rbacv1.ClusterRole{
-		ObjectMeta: metav1.ObjectMeta{Name: ServiceAccount},
-		Rules: []rbacv1.PolicyRule{
-			{APIGroups: []string{kubeauth.Group}, Resources: []string{"flows"}, Verbs: []string{"create"}},
-			{APIGroups: []string{kubeauth.Group}, Resources: []string{"traffic"}, Verbs: []string{"get"}},
-		},
-	}
-	if _, err := e.kube.RbacV1().ClusterRoles().Create(ctx, role, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
-		return "", fmt.Errorf("dev environment: create ClusterRole: %w", err)
-	}
-	binding := &rbacv1.ClusterRoleBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: ServiceAccount},
-		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role.Name},
-		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Namespace: Namespace, Name: ServiceAccount}},
-	}
-	if _, err := e.kube.RbacV1().ClusterRoleBindings().Create(ctx, binding, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
-		return "", fmt.Errorf("dev environment: create ClusterRoleBinding: %w", err)
+	if err := e.serviceAccount(ctx, ServiceAccount, []rbacv1.PolicyRule{
+		{APIGroups: []string{g}, Resources: []string{"flows"}, Verbs: []string{"create"}},
+		{APIGroups: []string{g}, Resources: []string{"traffic"}, Verbs: []string{"get"}},
+	}); err != nil {
+		return "", err
 	}
 	tr, err := e.kube.CoreV1().ServiceAccounts(Namespace).CreateToken(ctx, ServiceAccount, &authenticationv1.TokenRequest{
 		Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr.To[int64](24 * 3600)},
@@ -468,6 +463,33 @@ func (e *Env) serviceAccountToken(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("dev environment: token for %s/%s: %w", Namespace, ServiceAccount, err)
 	}
 	return tr.Status.Token, nil
+}
+
+// serviceAccount creates a ServiceAccount in Namespace and a ClusterRole of
+// the same name with rules, bound to it.
+func (e *Env) serviceAccount(ctx context.Context, name string, rules []rbacv1.PolicyRule) error {
+	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: Namespace, Name: name}}
+	if _, err := e.kube.CoreV1().ServiceAccounts(Namespace).Create(ctx, sa, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("dev environment: create ServiceAccount %s: %w", name, err)
+	}
+	role := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: name}, Rules: rules}
+	if _, err := e.kube.RbacV1().ClusterRoles().Create(ctx, role, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("dev environment: create ClusterRole %s: %w", name, err)
+	}
+	binding := &rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: name},
+		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Namespace: Namespace, Name: name}},
+	}
+	if _, err := e.kube.RbacV1().ClusterRoleBindings().Create(ctx, binding, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("dev environment: create ClusterRoleBinding %s: %w", name, err)
+	}
+	return nil
+}
+
+// AdminTokenCommand prints a new token of the admin service account.
+func (e *Env) AdminTokenCommand() string {
+	return fmt.Sprintf("kubectl -n %s create token %s", Namespace, AdminServiceAccount)
 }
 
 // TokenCommand prints a new token of the environment's service account.

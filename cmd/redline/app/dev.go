@@ -209,6 +209,7 @@ func writeDevAccess(w io.Writer, env *devenv.Env) {
 	fmt.Fprintf(w, "Redline's UI (the Network view): %s/ (log in with a token from the command below)\n", env.APIURL)
 	fmt.Fprintf(w, "Redline's API: %s (CA %s)\n", env.APIURL, env.CAFile)
 	fmt.Fprintf(w, "  TOKEN=$(%s)\n", env.TokenCommand())
+	fmt.Fprintf(w, "  admin (aliases, allowed addresses, saved drafts): TOKEN=$(%s)\n", env.AdminTokenCommand())
 	fmt.Fprintf(w, "  curl --cacert %s -H \"Authorization: Bearer $TOKEN\" -d '{\"workload\":\"shop/Deployment/cart\"}' %s/api/v1/suggestions\n", env.CAFile, env.APIURL)
 	fmt.Fprintf(w, "Logs: %s\n", env.LogPath)
 }
