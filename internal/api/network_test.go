@@ -436,6 +436,23 @@ func TestUnresolved(t *testing.T) {
 	if got := e.call(t, "GET", "/api/v1/unresolved?class=public", e.reader, "", nil); got != http.StatusBadRequest {
 		t.Errorf("bad class: %d, want 400", got)
 	}
+
+	// An alias added since the traffic was recorded shows at once (the
+	// admin's "alias this address"); the recorded external class stays.
+	live, warnings := inventory.ParseConfig(map[string]string{"aliases": "corp-proxy: 198.51.100.7"})
+	if len(warnings) > 0 {
+		t.Fatal(warnings)
+	}
+	e.net.Classifier = func() *inventory.Classifier { return live }
+	if got := get(e.clusterReader, "?class=aliased"); !slices.Equal(got, []string{"198.51.100.7"}) {
+		t.Errorf("after aliasing 198.51.100.7: aliased = %v", got)
+	}
+	if got := get(e.clusterReader, "?q=corp-proxy"); !slices.Equal(got, []string{"198.51.100.7"}) {
+		t.Errorf("search by the new alias: %v", got)
+	}
+	if got := get(e.clusterReader, "?class=external"); !slices.Equal(got, []string{"203.0.113.9"}) {
+		t.Errorf("external after aliasing another address: %v", got)
+	}
 }
 
 func TestPolicies(t *testing.T) {

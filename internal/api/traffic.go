@@ -246,8 +246,13 @@ func (n *NetworkHandler) unresolved(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, "read observed traffic: "+err.Error())
 		return
 	}
+	var live *inventory.Classifier
+	if n.Classifier != nil {
+		live = n.Classifier()
+	}
 	resp := UnresolvedResponse{Since: since, Addresses: []store.AddressSummary{}, Total: len(sums)}
 	for _, s := range sums {
+		reclassify(live, &s)
 		if classSet && s.Class != class {
 			continue
 		}
@@ -257,6 +262,25 @@ func (n *NetworkHandler) unresolved(w http.ResponseWriter, r *http.Request) {
 		resp.Addresses = append(resp.Addresses, s)
 	}
 	writeJSON(w, http.StatusOK, resp)
+}
+
+// reclassify applies the configuration in force to an address summarised
+// from traffic recorded earlier: an alias added since (the admin action
+// "alias this address") shows at once, and cluster CIDRs configured since
+// place an address that was unknown. What ingest learnt that the
+// configuration cannot know (a Hubble identity, a node address) is kept:
+// a class is never lowered back to unknown.
+func reclassify(c *inventory.Classifier, s *store.AddressSummary) {
+	if c == nil {
+		return
+	}
+	class, alias := c.Classify(s.Addr, inventory.AddrFacts{})
+	switch {
+	case class == flow.ClassAliased:
+		s.Class, s.Alias = class, alias
+	case s.Class == flow.ClassUnknown && class != flow.ClassUnknown:
+		s.Class = class
+	}
 }
 
 // addressMatches reports whether any text of the row holds text (lower

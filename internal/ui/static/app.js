@@ -95,7 +95,7 @@ const state = {
   topology: null,
   suggestion: null,
   unresolved: null,
-  pendingAliases: {}, // address -> alias set from this page (applies to new traffic)
+  pendingAliases: {}, // address -> alias set from this page (until the server reports it)
   seq: 0, // drops answers of stale requests
 };
 let cy = null;
@@ -820,14 +820,15 @@ function renderUnresolved() {
   $('#unresolved-count').textContent = `${rows.length} of ${resp.total} addresses`;
   const body = [];
   for (const a of rows) {
-    const pending = state.pendingAliases[a.addr];
+    // Set from this page, until the server's configuration reports it.
+    const pending = a.class === 'aliased' ? undefined : state.pendingAliases[a.addr];
     const actions = admin ? el('td', { class: 'admin-only' },
       el('button', { type: 'button', class: 'link', 'data-action': 'alias', onclick: (e) => adminForm(e, a, 'alias') }, 'Alias'),
       el('button', { type: 'button', class: 'link', 'data-action': 'allow', onclick: () => markAllowed(a) }, 'Mark allowed'),
       el('button', { type: 'button', class: 'link', 'data-action': 'cidr', onclick: (e) => adminForm(e, a, 'cidr') }, 'Add CIDR')) : null;
     body.push(el('tr', { 'data-addr': a.addr },
       el('td', { class: 'mono' }, a.addr),
-      el('td', { class: 'class' }, a.class, pending ? el('div', { class: 'muted' }, '→ aliased (new traffic)') : null),
+      el('td', { class: 'class' }, a.class, pending ? el('div', { class: 'muted' }, '→ aliased (within seconds)') : null),
       el('td', { class: 'alias' }, pending || a.alias || ''),
       el('td', { class: 'num', title: `${a.inbound} in, ${a.outbound} out` }, a.count),
       el('td', { class: 'num' }, a.dropped || ''),
@@ -872,7 +873,7 @@ async function adminAction(path, body, done) {
   try {
     const resp = await api('POST', path, body);
     showError('');
-    showNotice(`${done}: ConfigMap ${resp.configMap}, key ${resp.key}${resp.changed ? '' : ' (already there, nothing changed)'}. Redline applies it to new traffic within seconds.` +
+    showNotice(`${done}: ConfigMap ${resp.configMap}, key ${resp.key}${resp.changed ? '' : ' (already there, nothing changed)'}. Redline applies it within seconds.` +
       (resp.warnings?.length ? ' Warnings: ' + resp.warnings.join('; ') : ''));
     return true;
   } catch (err) {
