@@ -99,7 +99,16 @@ type Report struct {
 	StillAllowed []string        `json:"stillAllowed,omitempty"`
 	NeedsLabel   []string        `json:"needsLabel,omitempty"`
 	Warnings     []string        `json:"warnings,omitempty"`
+	// Truncated: the tables did not fit in the ConfigMap beside the policy;
+	// TrafficTotal and RedTotal count their rows.
+	Truncated    bool `json:"truncated,omitempty"`
+	TrafficTotal int  `json:"trafficTotal,omitempty"`
+	RedTotal     int  `json:"redTotal,omitempty"`
 }
+
+// maxConfigMapData keeps a suggestion ConfigMap below the API server's
+// 1 MiB object limit, with room for the metadata.
+const maxConfigMapData = 900 << 10
 
 // UnlabeledNamespace is a namespace in cross-namespace traffic that lacks
 // the namespace label key.
@@ -510,9 +519,20 @@ func configMap(w *netpol.Workload, sug suggest.Suggestion, red []RedConnection, 
 	for _, n := range sug.NeedsLabel {
 		rep.NeedsLabel = append(rep.NeedsLabel, n.Message())
 	}
+	if len(policyYAML) > maxConfigMapData {
+		return corev1.ConfigMap{}, fmt.Errorf("the suggested policy is %d bytes, more than a ConfigMap holds (%d): the workload talks with too many peers to list them one by one; consider a global rule (allow-namespace) for it", len(policyYAML), maxConfigMapData)
+	}
 	reportJSON, err := json.MarshalIndent(rep, "", "  ")
 	if err != nil {
 		return corev1.ConfigMap{}, fmt.Errorf("render report of %s: %w", w.Key(), err)
+	}
+	if len(policyYAML)+len(reportJSON) > maxConfigMapData {
+		// The report's tables are what grows: keep the summary.
+		rep.TrafficTotal, rep.RedTotal = len(rep.Traffic), len(rep.Red)
+		rep.Traffic, rep.Red, rep.Truncated = nil, []RedConnection{}, true
+		if reportJSON, err = json.MarshalIndent(rep, "", "  "); err != nil {
+			return corev1.ConfigMap{}, fmt.Errorf("render report of %s: %w", w.Key(), err)
+		}
 	}
 	return corev1.ConfigMap{
 		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},

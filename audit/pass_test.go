@@ -3,6 +3,7 @@ package audit
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"maps"
 	"slices"
 	"strings"
@@ -17,6 +18,7 @@ import (
 	"github.com/redline-dev/redline/internal/flow"
 	"github.com/redline-dev/redline/internal/inventory"
 	"github.com/redline-dev/redline/internal/inventory/inventorytest"
+	"github.com/redline-dev/redline/internal/netpol"
 	"github.com/redline-dev/redline/internal/suggest"
 )
 
@@ -263,5 +265,57 @@ func TestPassBulkEdgesMatchPerWorkloadReads(t *testing.T) {
 	}
 	if !slices.Equal(bulk.Red, each.Red) || !slices.Equal(bulk.Summaries, each.Summaries) || !maps.Equal(bulk.Disagreements, each.Disagreements) {
 		t.Error("red connections, summaries or disagreements differ")
+	}
+}
+
+// crowd is an inventory where shop/Deployment/hub talks with n workloads
+// of the opted-out namespace crowd (opted out so that the pass suggests for
+// the hub only).
+func crowd(n int) (*inventory.Inventory, edgeList) {
+	inv := &inventory.Inventory{Namespaces: []netpol.Namespace{
+		{Name: "shop", Labels: map[string]string{"kubernetes.io/metadata.name": "shop"}},
+		{Name: "crowd", Labels: map[string]string{"kubernetes.io/metadata.name": "crowd", "redline.io/audit": "disabled"}},
+	}}
+	hub := &netpol.Workload{Namespace: "shop", Kind: "Deployment", Name: "hub", Labels: map[string]string{"app": "hub"}}
+	inv.Workloads = append(inv.Workloads, hub)
+	var edges edgeList
+	for i := range n {
+		name := fmt.Sprintf("peer-%05d", i)
+		inv.Workloads = append(inv.Workloads, &netpol.Workload{Namespace: "crowd", Kind: "Deployment", Name: name, Labels: map[string]string{"app": name}})
+		edges = append(edges, edge(flow.WorkloadEndpoint("crowd", "Deployment", name), flow.WorkloadEndpoint("shop", "Deployment", "hub"), 8080, 0))
+	}
+	return inv, edges
+}
+
+// A suggestion ConfigMap stays below the API server's object limit: the
+// report's tables go first; a policy that alone does not fit is skipped
+// with a reason.
+func TestPassConfigMapSizeLimit(t *testing.T) {
+	in := PassInput{Window: time.Hour, Now: time.Unix(0, 0)}
+	in.Inventory, in.Edges = crowd(3000)
+	res, err := Pass(context.Background(), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.ConfigMaps) != 1 {
+		t.Fatalf("%d ConfigMaps (skipped %+v), want the hub's", len(res.ConfigMaps), res.Skipped)
+	}
+	cm := res.ConfigMaps[0]
+	size := len(cm.Data[KeyPolicy]) + len(cm.Data[KeyReport])
+	var rep Report
+	if err := json.Unmarshal([]byte(cm.Data[KeyReport]), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if size > maxConfigMapData || !rep.Truncated || rep.TrafficTotal != 3000 || len(rep.Traffic) != 0 || !strings.Contains(cm.Data[KeyPolicy], "peer-02999") {
+		t.Errorf("3,000 peers: %d bytes, report truncated=%v with %d of %d rows; want the whole policy and a truncated report under %d bytes",
+			size, rep.Truncated, len(rep.Traffic), rep.TrafficTotal, maxConfigMapData)
+	}
+
+	in.Inventory, in.Edges = crowd(6000)
+	if res, err = Pass(context.Background(), in); err != nil {
+		t.Fatal(err)
+	}
+	if len(res.ConfigMaps) != 0 || len(res.Skipped) != 1 || !strings.Contains(res.Skipped[0].Reason, "more than a ConfigMap holds") {
+		t.Errorf("6,000 peers: %d ConfigMaps, skipped %+v; want the hub skipped for size", len(res.ConfigMaps), res.Skipped)
 	}
 }
