@@ -33,8 +33,9 @@ const (
 	// (TimeoutSeconds) so that Rego and the response fit after it.
 	DefaultBudget = 2 * time.Second
 	// DefaultMaxConnections bounds each list of connections the analyzer
-	// returns: thousands of rows help nobody and slow what reads them.
-	DefaultMaxConnections = 100
+	// returns: the decision reads the first DefaultMaxListed, and every
+	// row more is garbage that lengthens the admission tail (GC).
+	DefaultMaxConnections = DefaultMaxListed
 	// DefaultMaxListed is how many red connections the Rego input lists
 	// (the default policy writes one warning line per connection).
 	DefaultMaxListed = rego.DefaultMaxConnections
