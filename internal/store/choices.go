@@ -69,17 +69,7 @@ func (s *Store) Choices(ctx context.Context, ep flow.Endpoint) (d DraftChoices, 
 	}
 	ep = canonicalEndpoint(ep)
 	key := endpointKeyPrefix(famChoices, ep)
-	err = s.view(func(txn *badger.Txn) error {
-		item, err := txn.Get(key)
-		if errors.Is(err, badger.ErrKeyNotFound) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		found = true
-		return item.Value(func(v []byte) error { return decodeChoices(v, &d) })
-	})
+	found, err = s.get(key, func(v []byte) error { return decodeChoices(v, &d) })
 	if err != nil {
 		return DraftChoices{}, false, fmt.Errorf("read draft choices of %s: %w", ep, err)
 	}

@@ -70,17 +70,7 @@ func (s *Store) WorkloadSnapshot(ctx context.Context, ep flow.Endpoint) (snap Wo
 	}
 	ep = canonicalEndpoint(ep)
 	key := endpointKeyPrefix(famSnapshot, ep)
-	err = s.view(func(txn *badger.Txn) error {
-		item, err := txn.Get(key)
-		if errors.Is(err, badger.ErrKeyNotFound) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		found = true
-		return item.Value(func(v []byte) error { return decodeSnapshot(v, &snap) })
-	})
+	found, err = s.get(key, func(v []byte) error { return decodeSnapshot(v, &snap) })
 	if err != nil {
 		return WorkloadSnapshot{}, false, fmt.Errorf("read labels of %s: %w", ep, err)
 	}

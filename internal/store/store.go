@@ -336,6 +336,23 @@ func (s *Store) view(fn func(txn *badger.Txn) error) error {
 	return s.db.View(fn)
 }
 
+// get reads the value of one key and hands it to decode; found is false
+// (and decode not called) when the key is absent.
+func (s *Store) get(key []byte, decode func(v []byte) error) (found bool, err error) {
+	err = s.view(func(txn *badger.Txn) error {
+		item, err := txn.Get(key)
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		found = true
+		return item.Value(decode)
+	})
+	return found, err
+}
+
 // update runs fn in an update transaction, unless the store is closed.
 func (s *Store) update(fn func(txn *badger.Txn) error) error {
 	s.closeMu.RLock()
