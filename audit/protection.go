@@ -1,11 +1,11 @@
 package audit
 
 import (
-	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/redline-dev/redline/internal/inventory"
+	"github.com/redline-dev/redline/internal/netpol"
 )
 
 // protection starts the namespace summaries: per namespace, how many
@@ -28,7 +28,7 @@ func protection(inv *inventory.Inventory, optedOut map[string]bool) map[string]*
 		if err != nil {
 			continue // the API server rejects such a policy; it selects nothing
 		}
-		in, eg := policyTypes(p)
+		in, eg := netpol.PolicyTypes(p)
 		byNS[p.Namespace] = append(byNS[p.Namespace], isolator{sel, in, eg})
 	}
 	for _, w := range inv.Workloads {
@@ -53,20 +53,4 @@ func protection(inv *inventory.Inventory, optedOut map[string]bool) map[string]*
 		}
 	}
 	return out
-}
-
-// policyTypes are the directions a policy isolates.
-func policyTypes(p *networkingv1.NetworkPolicy) (ingress, egress bool) {
-	if len(p.Spec.PolicyTypes) == 0 {
-		return true, len(p.Spec.Egress) > 0
-	}
-	for _, t := range p.Spec.PolicyTypes {
-		switch t {
-		case networkingv1.PolicyTypeIngress:
-			ingress = true
-		case networkingv1.PolicyTypeEgress:
-			egress = true
-		}
-	}
-	return ingress, egress
 }
