@@ -401,7 +401,7 @@ func redCmp(a, b RedConnection) int {
 func (p *passer) red(e flow.Edge) (rc RedConnection, isRed, judged bool) {
 	rc = RedConnection{Src: e.Src.String(), Dst: e.Dst.String(), Protocol: e.Protocol.String(), Port: e.Port}
 	rc.Dropped = e.Verdicts[flow.VerdictDropped] > 0
-	proto, known := k8sProtocol(e.Protocol)
+	proto, known := e.Protocol.Kubernetes()
 	if known {
 		src := p.endpoint(e.Src)
 		dests := p.destinations(e.Dst, e.Port)
@@ -464,18 +464,6 @@ func (p *passer) destinations(e flow.Endpoint, port uint16) []dest {
 		}
 	}
 	return out
-}
-
-func k8sProtocol(p flow.Protocol) (corev1.Protocol, bool) {
-	switch p {
-	case flow.ProtocolTCP:
-		return corev1.ProtocolTCP, true
-	case flow.ProtocolUDP:
-		return corev1.ProtocolUDP, true
-	case flow.ProtocolSCTP:
-		return corev1.ProtocolSCTP, true
-	}
-	return "", false
 }
 
 func rowsOf(status string, rows []suggest.Row) []TrafficRow {

@@ -233,7 +233,7 @@ func (a *Analyzer) buildEdges(ns string, edges []flow.Edge) *nsEdges {
 		last = ce.src
 		ce.dst = key(&e.Dst)
 		srcs, dsts := c.eps[c.keyEps[ce.src]:c.keyEps[ce.src+1]], c.eps[c.keyEps[ce.dst]:c.keyEps[ce.dst+1]]
-		proto, ok := engineProtocol(e.Protocol)
+		proto, ok := e.Protocol.Kubernetes()
 		if !ok || len(srcs) == 0 || len(dsts) == 0 || !inNamespace(e.Src, ns) && !inNamespace(e.Dst, ns) {
 			// Judged on the fly, when asked (not at all when it does not
 			// touch ns).

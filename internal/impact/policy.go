@@ -173,7 +173,7 @@ func (a *Analyzer) PolicyChange(ctx context.Context, ch Change, edges []flow.Edg
 			r.forEachPair(e, judge)
 			continue
 		}
-		proto, _ := engineProtocol(e.Protocol)
+		proto, _ := e.Protocol.Kubernetes()
 		port := int32(e.Port)
 		for k := ce.first; k < ce.first+ce.n; k++ {
 			cc := &cache.conns[k]

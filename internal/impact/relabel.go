@@ -147,7 +147,7 @@ func (a *Analyzer) NamespaceRelabel(ctx context.Context, r NamespaceRelabel, edg
 			res.forEachPair(e, judge)
 			continue
 		}
-		proto, _ := engineProtocol(e.Protocol)
+		proto, _ := e.Protocol.Kubernetes()
 		port := int32(e.Port)
 		for k := ce.first; k < ce.first+ce.n; k++ {
 			cc := &cache.conns[k]

@@ -5,8 +5,6 @@ import (
 	"net/netip"
 	"slices"
 
-	corev1 "k8s.io/api/core/v1"
-
 	"github.com/redline-dev/redline/internal/flow"
 	"github.com/redline-dev/redline/internal/netpol"
 )
@@ -258,7 +256,7 @@ func (r *resolver) pairOf(j *judged) pair {
 
 // verdict judges the pair under ix.
 func (p *pair) verdict(ix *netpol.Index) bool {
-	proto, _ := engineProtocol(p.edge.Protocol)
+	proto, _ := p.edge.Protocol.Kubernetes()
 	return ix.VerdictResolved(&p.src, &p.dst, proto, int32(p.edge.Port))
 }
 
@@ -268,7 +266,7 @@ func (p *pair) verdict(ix *netpol.Index) bool {
 // is judged once, and when it denies, the pair stays red whatever the
 // other.
 func (p *pair) classify(current, proposed *netpol.Index, srcChanges, dstChanges bool) class {
-	proto, _ := engineProtocol(p.edge.Protocol)
+	proto, _ := p.edge.Protocol.Kubernetes()
 	port := int32(p.edge.Port)
 	if !srcChanges && !current.SideVerdict(netpol.Egress, &p.src, &p.dst, proto, port) ||
 		!dstChanges && !current.SideVerdict(netpol.Ingress, &p.src, &p.dst, proto, port) {
@@ -288,14 +286,14 @@ func (p *pair) classify(current, proposed *netpol.Index, srcChanges, dstChanges 
 
 // explain explains the pair's verdict under ix.
 func (p *pair) explain(ix *netpol.Index) netpol.Explanation {
-	proto, _ := engineProtocol(p.edge.Protocol)
+	proto, _ := p.edge.Protocol.Kubernetes()
 	return ix.Explain(p.src.Endpoint, p.dst.Endpoint, proto, int32(p.edge.Port))
 }
 
 // forEachPair resolves an edge and calls fn for each connection it stands
 // for (fn must not keep p); it returns false when the edge was skipped.
 func (r *resolver) forEachPair(e *flow.Edge, fn func(p *pair)) bool {
-	if _, ok := engineProtocol(e.Protocol); !ok {
+	if _, ok := e.Protocol.Kubernetes(); !ok {
 		r.skip(e.Dst, "protocol NetworkPolicies do not know", e)
 		return false
 	}
@@ -335,18 +333,6 @@ func (r *resolver) forEachPair(e *flow.Edge, fn func(p *pair)) bool {
 		}
 	}
 	return true
-}
-
-func engineProtocol(p flow.Protocol) (corev1.Protocol, bool) {
-	switch p {
-	case flow.ProtocolTCP:
-		return corev1.ProtocolTCP, true
-	case flow.ProtocolUDP:
-		return corev1.ProtocolUDP, true
-	case flow.ProtocolSCTP:
-		return corev1.ProtocolSCTP, true
-	}
-	return "", false
 }
 
 // isPodIn reports whether policies of namespace ns can isolate e.

@@ -273,7 +273,7 @@ func checkProperty(t *testing.T, seed uint64, unique bool) (asserted, skipped, s
 		if c.dst != nil {
 			dst = netpol.WorkloadEndpoint(c.dst)
 		}
-		pr, _ := k8sProtocol(c.proto)
+		pr, _ := c.proto.Kubernetes()
 		ex := ix.Explain(src, dst, pr, c.port)
 		if ex.Self {
 			continue

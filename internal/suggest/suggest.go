@@ -471,22 +471,10 @@ func rowLess(a, b Row) bool {
 	return a.Port < b.Port
 }
 
-func k8sProtocol(p flow.Protocol) (corev1.Protocol, bool) {
-	switch p {
-	case flow.ProtocolTCP:
-		return corev1.ProtocolTCP, true
-	case flow.ProtocolUDP:
-		return corev1.ProtocolUDP, true
-	case flow.ProtocolSCTP:
-		return corev1.ProtocolSCTP, true
-	}
-	return "", false
-}
-
 // addRow adds the rule for an included row; false when it cannot be
 // expressed (the reason is recorded).
 func (b *builder) addRow(r Row) bool {
-	proto, ok := k8sProtocol(r.Protocol)
+	proto, ok := r.Protocol.Kubernetes()
 	if !ok {
 		b.warnf("%s: protocol %s cannot be expressed in a NetworkPolicy", r, r.Protocol)
 		return false
@@ -718,7 +706,7 @@ func cidrPeers(cidrs []netip.Prefix) ([]networkingv1.NetworkPolicyPeer, string, 
 func (b *builder) addCIDR(dir netpol.Direction, c CIDRRule) {
 	peers, key, _ := cidrPeers([]netip.Prefix{c.CIDR})
 	acc := b.acc(dir, key, peers)
-	proto, ok := k8sProtocol(c.Protocol)
+	proto, ok := c.Protocol.Kubernetes()
 	switch {
 	case !ok:
 		acc.allPorts = true
@@ -878,7 +866,7 @@ type conn struct {
 // conns are the connections of a row between the subject's workloads and
 // the peer's.
 func (b *builder) conns(r Row) []conn {
-	proto, ok := k8sProtocol(r.Protocol)
+	proto, ok := r.Protocol.Kubernetes()
 	if !ok {
 		return nil
 	}
