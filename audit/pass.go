@@ -352,23 +352,13 @@ func newPasser(inv *inventory.Inventory, ix *netpol.Index) *passer {
 	for _, w := range inv.Workloads {
 		p.byKey[w.Namespace+"/"+w.Kind+"/"+w.Name] = w
 		for _, s := range byNS[w.Namespace] {
-			if selectorMatches(s.Selector, w.Labels) {
+			if s.Selects(w.Labels) {
 				ep := inventory.ServiceEndpoint(s.Namespace, s.Name)
 				p.backends[ep] = append(p.backends[ep], w)
 			}
 		}
 	}
 	return p
-}
-
-// selectorMatches is a Service's selector: every key with its value.
-func selectorMatches(selector, lbls map[string]string) bool {
-	for k, v := range selector {
-		if got, ok := lbls[k]; !ok || got != v {
-			return false
-		}
-	}
-	return true
 }
 
 // disagreeing is how many of an edge's flows the CNI judged otherwise than

@@ -252,6 +252,12 @@ func (b *backers) add(ep flow.Endpoint) {
 
 func (b *backers) one() (flow.Endpoint, bool) { return b.first, b.n == 1 }
 
+// Selects reports whether the Service picks pods with these labels; a
+// Service without a selector picks none (its endpoints are managed by hand).
+func (s *Service) Selects(podLabels map[string]string) bool {
+	return len(s.Selector) > 0 && selects(s.Selector, podLabels)
+}
+
 // selects reports whether a Service selector picks labels.
 func selects(selector, labels map[string]string) bool {
 	for k, v := range selector {

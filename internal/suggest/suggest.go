@@ -159,7 +159,7 @@ func ServicesSelecting(inv *inventory.Inventory, w *netpol.Workload) []flow.Endp
 	var out []flow.Endpoint
 	for i := range inv.Services {
 		s := &inv.Services[i]
-		if s.Namespace == w.Namespace && len(s.Selector) > 0 && selects(s.Selector, w.Labels) {
+		if s.Namespace == w.Namespace && s.Selects(w.Labels) {
 			out = append(out, inventory.ServiceEndpoint(s.Namespace, s.Name))
 		}
 	}
@@ -323,7 +323,7 @@ func NewLookup(inv *inventory.Inventory) *Lookup {
 			continue
 		}
 		for _, w := range byNS[s.Namespace] {
-			if selects(s.Selector, w.Labels) {
+			if s.Selects(w.Labels) {
 				l.backends[s] = append(l.backends[s], w)
 			}
 		}
