@@ -1,7 +1,6 @@
 package audit
 
 import (
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/redline-dev/redline/internal/inventory"
@@ -24,7 +23,7 @@ func protection(inv *inventory.Inventory, optedOut map[string]bool) map[string]*
 	}
 	byNS := map[string][]isolator{}
 	for _, p := range inv.Policies {
-		sel, err := metav1.LabelSelectorAsSelector(&p.Spec.PodSelector)
+		sel, err := netpol.SelectorOf(&p.Spec.PodSelector)
 		if err != nil {
 			continue // the API server rejects such a policy; it selects nothing
 		}

@@ -10,7 +10,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"sigs.k8s.io/yaml"
 
@@ -267,7 +266,7 @@ func connectionPeers(inv *inventory.Inventory, peer flow.Endpoint) ([]netpol.End
 // appliedTo reports whether p selects one of ws (its namespace, its pod
 // selector; host-network pods are never selected).
 func appliedTo(p *networkingv1.NetworkPolicy, ws []*netpol.Workload) (AppliedPolicy, bool) {
-	sel, err := metav1.LabelSelectorAsSelector(&p.Spec.PodSelector)
+	sel, err := netpol.SelectorOf(&p.Spec.PodSelector)
 	if err != nil {
 		return AppliedPolicy{}, false
 	}

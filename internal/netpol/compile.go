@@ -88,7 +88,7 @@ func (ix *Index) compilePolicy(p *networkingv1.NetworkPolicy) (*compiledPolicy, 
 	fail := func(field string, err error) error {
 		return fmt.Errorf("networkpolicy %s: %s: %w", cp.name, field, err)
 	}
-	sel, err := metav1.LabelSelectorAsSelector(&p.Spec.PodSelector)
+	sel, err := SelectorOf(&p.Spec.PodSelector)
 	if err != nil {
 		return nil, fail("spec.podSelector", err)
 	}
@@ -171,7 +171,7 @@ func (ix *Index) compilePeer(cp *compiledPolicy, peer networkingv1.NetworkPolicy
 	}
 	c := &compiledPeer{ownNS: cp.namespace}
 	if peer.PodSelector != nil {
-		sel, err := metav1.LabelSelectorAsSelector(peer.PodSelector)
+		sel, err := SelectorOf(peer.PodSelector)
 		if err != nil {
 			return nil, fmt.Errorf("podSelector: %w", err)
 		}
@@ -209,7 +209,7 @@ func (ix *Index) compilePeer(cp *compiledPolicy, peer networkingv1.NetworkPolicy
 }
 
 func (ix *Index) internNSSelector(ls *metav1.LabelSelector) (*nsSelector, error) {
-	sel, err := metav1.LabelSelectorAsSelector(ls)
+	sel, err := SelectorOf(ls)
 	if err != nil {
 		return nil, err
 	}

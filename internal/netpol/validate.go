@@ -192,7 +192,11 @@ func validateSelector(sel *metav1.LabelSelector, path *field.Path) field.ErrorLi
 	}
 	slices.Sort(keys)
 	for _, k := range keys {
-		errs = append(errs, metav1validation.ValidateLabels(map[string]string{k: sel.MatchLabels[k]}, path.Child("matchLabels"))...)
+		v := sel.MatchLabels[k]
+		if IsLabelKey(k) && IsLabelValue(v) {
+			continue // the common case, without upstream's regular expressions
+		}
+		errs = append(errs, metav1validation.ValidateLabels(map[string]string{k: v}, path.Child("matchLabels"))...)
 	}
 	opts := metav1validation.LabelSelectorValidationOptions{}
 	for i, req := range sel.MatchExpressions {
