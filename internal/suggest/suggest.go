@@ -2,6 +2,7 @@ package suggest
 
 import (
 	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -293,6 +294,19 @@ type Lookup struct {
 	// backends are the pods (workloads, off the host network) each
 	// Service with a selector selects.
 	backends map[*inventory.Service][]*netpol.Workload
+	// podsByNS are the workloads off the host network, per namespace.
+	podsByNS map[string][]*netpol.Workload
+	// selecting are the Service endpoints selecting each workload.
+	selecting map[*netpol.Workload][]flow.Endpoint
+	// stable are each workload's StableLabels and their labelString.
+	stable map[*netpol.Workload]stableLabels
+	// nodeLocalDNS: a workload labelled k8s-app=node-local-dns exists.
+	nodeLocalDNS bool
+}
+
+type stableLabels struct {
+	labels map[string]string
+	str    string
 }
 
 // NewLookup indexes inv; it must not change while the Lookup is in use.
@@ -309,26 +323,62 @@ func NewLookup(inv *inventory.Inventory) *Lookup {
 	for _, w := range inv.Workloads {
 		l.wls[flow.WorkloadEndpoint(w.Namespace, w.Kind, w.Name)] = w
 	}
-	byNS := map[string][]*netpol.Workload{}
+	l.podsByNS = map[string][]*netpol.Workload{}
+	l.stable = make(map[*netpol.Workload]stableLabels, len(inv.Workloads))
+	allByNS := map[string][]*netpol.Workload{}
 	for _, w := range inv.Workloads {
+		allByNS[w.Namespace] = append(allByNS[w.Namespace], w)
 		if !w.HostNetwork {
-			byNS[w.Namespace] = append(byNS[w.Namespace], w)
+			l.podsByNS[w.Namespace] = append(l.podsByNS[w.Namespace], w)
+		}
+		st := StableLabels(w.Kind, w.Labels)
+		l.stable[w] = stableLabels{labels: st, str: labelString(st)}
+		if w.Labels["k8s-app"] == "node-local-dns" {
+			l.nodeLocalDNS = true
 		}
 	}
 	l.backends = make(map[*inventory.Service][]*netpol.Workload, len(inv.Services))
+	l.selecting = map[*netpol.Workload][]flow.Endpoint{}
 	for i := range inv.Services {
 		s := &inv.Services[i]
 		l.svcs[[2]string{s.Namespace, s.Name}] = s
 		if len(s.Selector) == 0 {
 			continue
 		}
-		for _, w := range byNS[s.Namespace] {
+		ep := inventory.ServiceEndpoint(s.Namespace, s.Name)
+		for _, w := range l.podsByNS[s.Namespace] {
 			if s.Selects(w.Labels) {
 				l.backends[s] = append(l.backends[s], w)
 			}
 		}
+		// ServicesSelecting counts host-network workloads too.
+		for _, w := range allByNS[s.Namespace] {
+			if s.Selects(w.Labels) {
+				l.selecting[w] = append(l.selecting[w], ep)
+			}
+		}
 	}
 	return l
+}
+
+// Gather is the package's Gather for an inventory already indexed: it
+// finds the subject and the Services selecting it without a scan.
+func (l *Lookup) Gather(ctx context.Context, r EdgeReader, subject flow.Endpoint, from, to time.Time) (ingress, egress []flow.Edge, err error) {
+	if ingress, egress, err = r.WorkloadEdges(ctx, subject, from, to); err != nil {
+		return nil, nil, err
+	}
+	w := l.wls[subject]
+	if w == nil {
+		return ingress, egress, nil
+	}
+	for _, svc := range l.selecting[w] {
+		in, _, err := r.WorkloadEdges(ctx, svc, from, to)
+		if err != nil {
+			return nil, nil, err
+		}
+		ingress = append(ingress, in...)
+	}
+	return ingress, egress, nil
 }
 
 func (b *builder) index() {
@@ -390,13 +440,13 @@ func (b *builder) subject() error {
 	if w.HostNetwork {
 		return ErrHostNetwork
 	}
-	b.sel = StableLabels(w.Kind, w.Labels)
+	b.sel = b.lookup.stable[w].labels
 	if len(b.sel) == 0 {
 		return fmt.Errorf("%w: add a label to the pod template of %s", ErrNoSelector, w.Key())
 	}
 	b.dsts = []*netpol.Workload{w}
-	for _, o := range b.in.Inventory.Workloads {
-		if o != w && o.Namespace == w.Namespace && !o.HostNetwork && selects(b.sel, o.Labels) {
+	for _, o := range b.lookup.podsByNS[w.Namespace] {
+		if o != w && selects(b.sel, o.Labels) {
 			b.warnf("the pod selector %s also selects %s: the policy applies to it too", labelString(b.sel), o.Key())
 		}
 	}
@@ -454,21 +504,27 @@ func (b *builder) isSubject(e flow.Endpoint) bool {
 	return false
 }
 
+// sortRows orders rows by direction, peer (as written), protocol and port.
+// The peers' strings are built once, not per comparison.
 func sortRows(rs []Row) {
-	sort.SliceStable(rs, func(i, j int) bool { return rowLess(rs[i], rs[j]) })
-}
-
-func rowLess(a, b Row) bool {
-	if a.Direction != b.Direction {
-		return a.Direction < b.Direction
+	if len(rs) < 2 {
+		return
 	}
-	if x, y := a.Peer.String(), b.Peer.String(); x != y {
-		return x < y
+	type keyed struct {
+		row  Row
+		peer string
 	}
-	if a.Protocol != b.Protocol {
-		return a.Protocol < b.Protocol
+	ks := make([]keyed, len(rs))
+	for i, r := range rs {
+		ks[i] = keyed{r, r.Peer.String()}
 	}
-	return a.Port < b.Port
+	slices.SortStableFunc(ks, func(a, b keyed) int {
+		return cmp.Or(cmp.Compare(a.row.Direction, b.row.Direction), cmp.Compare(a.peer, b.peer),
+			cmp.Compare(a.row.Protocol, b.row.Protocol), cmp.Compare(a.row.Port, b.row.Port))
+	})
+	for i := range ks {
+		rs[i] = ks[i].row
+	}
 }
 
 // addRow adds the rule for an included row; false when it cannot be
@@ -522,10 +578,16 @@ func (b *builder) addRow(r Row) bool {
 	return true
 }
 
+// acc is the rule of a peer key, started with peers (copied: their
+// selectors' label maps are borrowed from the inventory) when new.
 func (b *builder) acc(dir netpol.Direction, key string, peers []networkingv1.NetworkPolicyPeer) *ruleAcc {
 	acc := b.rules[dir][key]
 	if acc == nil {
-		acc = &ruleAcc{peers: peers, ports: map[portKey]struct{}{}}
+		owned := make([]networkingv1.NetworkPolicyPeer, len(peers))
+		for i, p := range peers {
+			owned[i] = *p.DeepCopy()
+		}
+		acc = &ruleAcc{peers: owned, ports: map[portKey]struct{}{}}
 		b.rules[dir][key] = acc
 	}
 	return acc
@@ -634,13 +696,14 @@ func (b *builder) peer(r Row) ([]networkingv1.NetworkPolicyPeer, string, bool) {
 		return nil, "", false
 	}
 	var lbls map[string]string
+	var lblStr string
 	if isService(p) {
 		svc := b.svcs[[2]string{p.Namespace, p.Name}]
 		if svc == nil || len(svc.Selector) == 0 {
 			b.warnf("%s: Service %s/%s is unknown or has no selector", r, p.Namespace, p.Name)
 			return nil, "", false
 		}
-		lbls = svc.Selector
+		lbls, lblStr = svc.Selector, labelString(svc.Selector)
 	} else {
 		w := b.wls[p]
 		switch {
@@ -651,13 +714,14 @@ func (b *builder) peer(r Row) ([]networkingv1.NetworkPolicyPeer, string, bool) {
 			b.warnf("%s: a host-network workload cannot be selected by a NetworkPolicy; add a manual CIDR rule for its node", r)
 			return nil, "", false
 		}
-		lbls = StableLabels(w.Kind, w.Labels)
+		st := b.lookup.stable[w]
+		lbls, lblStr = st.labels, st.str
 		if len(lbls) == 0 {
 			b.warnf("%s: the peer has no stable labels to select it by", r)
 			return nil, "", false
 		}
 	}
-	peer, key, ok := b.podPeer(p.Namespace, lbls, b.key)
+	peer, key, ok := b.podPeer(p.Namespace, lbls, lblStr, b.key)
 	if !ok {
 		b.needs[p.Namespace] = append(b.needs[p.Namespace], r)
 		return nil, "", false
@@ -665,11 +729,13 @@ func (b *builder) peer(r Row) ([]networkingv1.NetworkPolicyPeer, string, bool) {
 	return []networkingv1.NetworkPolicyPeer{peer}, key, true
 }
 
-// podPeer selects pods by labels in namespace ns, by namespace label key.
-func (b *builder) podPeer(ns string, lbls map[string]string, key string) (networkingv1.NetworkPolicyPeer, string, bool) {
-	peer := networkingv1.NetworkPolicyPeer{PodSelector: &metav1.LabelSelector{MatchLabels: maps(lbls)}}
+// podPeer selects pods by labels (lblStr is their labelString) in
+// namespace ns, by namespace label key. The peer borrows lbls: acc copies it
+// when the peer starts a rule.
+func (b *builder) podPeer(ns string, lbls map[string]string, lblStr string, key string) (networkingv1.NetworkPolicyPeer, string, bool) {
+	peer := networkingv1.NetworkPolicyPeer{PodSelector: &metav1.LabelSelector{MatchLabels: lbls}}
 	if ns == b.ns {
-		return peer, "0pod:" + labelString(lbls), true
+		return peer, "0pod:" + lblStr, true
 	}
 	v, ok := b.nss[ns].Labels[key]
 	if !ok && key == netpol.NamespaceNameLabel {
@@ -679,7 +745,7 @@ func (b *builder) podPeer(ns string, lbls map[string]string, key string) (networ
 		return peer, "", false
 	}
 	peer.NamespaceSelector = &metav1.LabelSelector{MatchLabels: map[string]string{key: v}}
-	return peer, "1ns:" + key + "=" + v + "|" + labelString(lbls), true
+	return peer, "1ns:" + key + "=" + v + "|" + lblStr, true
 }
 
 func cidrPeers(cidrs []netip.Prefix) ([]networkingv1.NetworkPolicyPeer, string, bool) {
@@ -770,20 +836,17 @@ func (b *builder) dns() {
 		key = netpol.NamespaceNameLabel
 		b.warnf("cluster DNS: namespace %s lacks label %s; DNS egress selects it by %s", dnsNamespace, b.key, key)
 	}
-	peer, pkey, _ := b.podPeer(dnsNamespace, sel, key)
+	peer, pkey, _ := b.podPeer(dnsNamespace, sel, labelString(sel), key)
 	acc := b.acc(netpol.Egress, pkey, []networkingv1.NetworkPolicyPeer{peer})
 	for _, p := range ports {
 		acc.ports[p] = struct{}{}
 	}
-	for _, w := range b.in.Inventory.Workloads {
-		if w.Labels["k8s-app"] == "node-local-dns" {
-			a := b.in.NodeLocalDNSAddr
-			peers, k, _ := cidrPeers([]netip.Prefix{netip.PrefixFrom(a, a.BitLen())})
-			acc := b.acc(netpol.Egress, k, peers)
-			acc.ports[portKey{proto: corev1.ProtocolUDP, num: 53}] = struct{}{}
-			acc.ports[portKey{proto: corev1.ProtocolTCP, num: 53}] = struct{}{}
-			break
-		}
+	if b.lookup.nodeLocalDNS {
+		a := b.in.NodeLocalDNSAddr
+		peers, k, _ := cidrPeers([]netip.Prefix{netip.PrefixFrom(a, a.BitLen())})
+		acc := b.acc(netpol.Egress, k, peers)
+		acc.ports[portKey{proto: corev1.ProtocolUDP, num: 53}] = struct{}{}
+		acc.ports[portKey{proto: corev1.ProtocolTCP, num: 53}] = struct{}{}
 	}
 }
 
