@@ -29,6 +29,10 @@ func bulkEdges(ctx context.Context, r suggest.EdgeReader, namespaces []string, f
 		return r, nil
 	}
 	p := &passEdges{in: map[flow.Endpoint][]flow.Edge{}, out: map[flow.Endpoint][]flow.Edge{}}
+	listed := make(map[string]bool, len(namespaces))
+	for _, ns := range namespaces {
+		listed[ns] = true
+	}
 	for _, ns := range namespaces {
 		edges, err := nr.NamespaceEdges(ctx, ns, from, to)
 		if err != nil {
@@ -36,8 +40,11 @@ func bulkEdges(ctx context.Context, r suggest.EdgeReader, namespaces []string, f
 		}
 		// Each edge is a source's egress in the source's namespace and a
 		// destination's ingress in the destination's: file it once each.
+		// An edge between two namespaces comes back from both queries; its
+		// egress is filed from the source's (or, when that namespace is
+		// not listed, from the destination's).
 		for _, e := range edges {
-			if e.Src.Kind == flow.EndpointWorkload {
+			if e.Src.Kind == flow.EndpointWorkload && (e.Src.Namespace == ns || !listed[e.Src.Namespace]) {
 				p.out[e.Src] = append(p.out[e.Src], e)
 			}
 			if e.Dst.Kind == flow.EndpointWorkload && e.Dst.Namespace == ns {

@@ -216,8 +216,11 @@ func Pass(ctx context.Context, in PassInput) (PassResult, error) {
 	lookup := suggest.NewLookup(inv)
 	summaries := protection(inv, optedOut)
 	res.Disagreements = map[flow.EdgeKey]uint64{}
+	// Every edge is some workload's egress and another's ingress: judged
+	// once, when first met.
+	judged := map[flow.EdgeKey]judgement{}
 	redAll := map[RedConnection]bool{}
-	redByNS := map[string]map[RedConnection]bool{}
+	redByNS := map[string]int{}
 	unlabeled := map[string]map[string]bool{}
 	from := in.Now.Add(-in.Window)
 	edges, err := bulkEdges(ctx, in.Edges, res.Namespaces, from, in.Now)
@@ -232,44 +235,51 @@ func Pass(ctx context.Context, in PassInput) (PassResult, error) {
 		if w.HostNetwork || optedOut[w.Namespace] {
 			continue
 		}
-		ingress, egress, err := suggest.Gather(ctx, edges, inv, subject, from, in.Now)
+		ingress, egress, err := lookup.Gather(ctx, edges, subject, from, in.Now)
 		if err != nil {
 			return res, fmt.Errorf("audit pass: read edges of %s: %w", subject, err)
 		}
 		var red []RedConnection
-		for _, e := range slices.Concat(ingress, egress) {
-			rc, isRed, judged := p.red(e)
-			if judged {
-				if n := disagreeing(e, rc.DeniedByPolicies); n > 0 {
-					res.Disagreements[e.EdgeKey] = n
-				}
-			}
-			if isRed {
-				red = append(red, rc)
-				redAll[rc] = true
-				for _, ns := range []string{e.Src.Namespace, e.Dst.Namespace} {
-					if ns == "" {
-						continue
+		for _, list := range [][]flow.Edge{ingress, egress} {
+			for i := range list {
+				e := &list[i]
+				j, seen := judged[e.EdgeKey]
+				if !seen {
+					j = p.judge(e)
+					judged[e.EdgeKey] = j
+					if j.judged {
+						if n := disagreeing(e, j.rc.DeniedByPolicies); n > 0 {
+							res.Disagreements[e.EdgeKey] = n
+						}
 					}
-					if redByNS[ns] == nil {
-						redByNS[ns] = map[RedConnection]bool{}
+					if j.red && !redAll[j.rc] {
+						redAll[j.rc] = true
+						if ns := e.Src.Namespace; ns != "" {
+							redByNS[ns]++
+						}
+						if ns := e.Dst.Namespace; ns != "" && ns != e.Src.Namespace {
+							redByNS[ns]++
+						}
 					}
-					redByNS[ns][rc] = true
 				}
-			}
-			for _, pair := range [][2]flow.Endpoint{{e.Src, e.Dst}, {e.Dst, e.Src}} {
-				a, b := pair[0], pair[1]
-				if a.Kind != flow.EndpointWorkload || b.Kind != flow.EndpointWorkload || a.Namespace == b.Namespace {
+				if j.red {
+					red = append(red, j.rc)
+				}
+				if e.Src.Kind != flow.EndpointWorkload || e.Dst.Kind != flow.EndpointWorkload || e.Src.Namespace == e.Dst.Namespace {
 					continue
 				}
-				if _, has := nsLabels[a.Namespace][key]; !has {
-					if unlabeled[a.Namespace] == nil {
-						unlabeled[a.Namespace] = map[string]bool{}
+				for _, ns := range [2]string{e.Src.Namespace, e.Dst.Namespace} {
+					if _, has := nsLabels[ns][key]; !has {
+						if unlabeled[ns] == nil {
+							unlabeled[ns] = map[string]bool{}
+						}
+						unlabeled[ns][w.Key()] = true
 					}
-					unlabeled[a.Namespace][w.Key()] = true
 				}
 			}
 		}
+		slices.SortFunc(red, redCmp)
+		red = slices.Compact(red)
 		sug, err := suggest.Suggest(suggest.Input{
 			Subject: subject, Inventory: inv, Ingress: ingress, Egress: egress,
 			Window: in.Window, Now: in.Now, Source: cmp.Or(in.Source, "redline audit"),
@@ -285,7 +295,7 @@ func Pass(ctx context.Context, in PassInput) (PassResult, error) {
 			continue
 		}
 		res.ConfigMaps = append(res.ConfigMaps, cm)
-		res.WorkloadRed = append(res.WorkloadRed, WorkloadRed{Namespace: w.Namespace, Kind: w.Kind, Name: w.Name, Red: countDistinct(red)})
+		res.WorkloadRed = append(res.WorkloadRed, WorkloadRed{Namespace: w.Namespace, Kind: w.Kind, Name: w.Name, Red: len(red)})
 		if s := summaries[w.Namespace]; s != nil {
 			s.SuggestedPolicies++
 		}
@@ -310,7 +320,7 @@ func Pass(ctx context.Context, in PassInput) (PassResult, error) {
 	}
 	for _, ns := range res.Namespaces {
 		s := summaries[ns]
-		s.RedConnections = len(redByNS[ns])
+		s.RedConnections = redByNS[ns]
 		res.Summaries = append(res.Summaries, *s)
 	}
 	slices.SortFunc(res.WorkloadRed, func(a, b WorkloadRed) int {
@@ -365,19 +375,11 @@ func newPasser(inv *inventory.Inventory, ix *netpol.Index) *passer {
 // the engine: the forwarded ones when the policies deny, the dropped ones
 // when they allow. (A drop for another reason than policy counts too: the
 // store keeps verdicts, not drop reasons.)
-func disagreeing(e flow.Edge, denied bool) uint64 {
+func disagreeing(e *flow.Edge, denied bool) uint64 {
 	if denied {
 		return e.Verdicts[flow.VerdictForwarded]
 	}
 	return e.Verdicts[flow.VerdictDropped]
-}
-
-func countDistinct(red []RedConnection) int {
-	seen := make(map[RedConnection]bool, len(red))
-	for _, rc := range red {
-		seen[rc] = true
-	}
-	return len(seen)
 }
 
 func redCmp(a, b RedConnection) int {
@@ -385,25 +387,39 @@ func redCmp(a, b RedConnection) int {
 		cmp.Compare(a.Protocol, b.Protocol), cmp.Compare(a.Port, b.Port))
 }
 
-// red reports whether an edge is red: dropped by the CNI, or denied by the
-// current policies for some destination pod it reached. judged says the
-// engine could decide (a known protocol, a destination it knows).
-func (p *passer) red(e flow.Edge) (rc RedConnection, isRed, judged bool) {
-	rc = RedConnection{Src: e.Src.String(), Dst: e.Dst.String(), Protocol: e.Protocol.String(), Port: e.Port}
-	rc.Dropped = e.Verdicts[flow.VerdictDropped] > 0
-	proto, known := e.Protocol.Kubernetes()
-	if known {
+// judgement is what the pass found about an edge.
+type judgement struct {
+	// rc is set when red.
+	rc RedConnection
+	// red: dropped by the CNI, or denied by the current policies for some
+	// destination pod it reached.
+	red bool
+	// judged: the engine could decide (a known protocol, a destination
+	// it knows).
+	judged bool
+}
+
+// judge judges an edge against the current policies.
+func (p *passer) judge(e *flow.Edge) judgement {
+	var j judgement
+	dropped := e.Verdicts[flow.VerdictDropped] > 0
+	denied := false
+	if proto, known := e.Protocol.Kubernetes(); known {
 		src := p.endpoint(e.Src)
 		dests := p.destinations(e.Dst, e.Port)
-		judged = len(dests) > 0
+		j.judged = len(dests) > 0
 		for _, d := range dests {
 			if !p.ix.Verdict(src, d.ep, proto, d.port) {
-				rc.DeniedByPolicies = true
+				denied = true
 				break
 			}
 		}
 	}
-	return rc, rc.Dropped || rc.DeniedByPolicies, judged
+	j.rc.DeniedByPolicies = denied
+	if j.red = dropped || denied; j.red {
+		j.rc = RedConnection{Src: e.Src.String(), Dst: e.Dst.String(), Protocol: e.Protocol.String(), Port: e.Port, DeniedByPolicies: denied, Dropped: dropped}
+	}
+	return j
 }
 
 // endpoint maps a flow endpoint to the engine's: a known workload, an
@@ -479,15 +495,13 @@ func configMap(w *netpol.Workload, sug suggest.Suggestion, red []RedConnection, 
 		Workload: w.Key(),
 		Window:   in.Window.String(),
 		Traffic:  slices.Concat(rowsOf("included", sug.Included), rowsOf("excluded", sug.Excluded), rowsOf("unselectable", sug.Unselectable)),
-		Red:      slices.Clone(red),
+		Red:      red,
 		Warnings: sug.Warnings,
 	}
 	slices.SortFunc(rep.Traffic, func(a, b TrafficRow) int {
 		return cmp.Or(cmp.Compare(a.Direction, b.Direction), cmp.Compare(a.Peer, b.Peer),
 			cmp.Compare(a.Protocol, b.Protocol), cmp.Compare(a.Port, b.Port))
 	})
-	slices.SortFunc(rep.Red, redCmp)
-	rep.Red = slices.Compact(rep.Red)
 	if rep.Red == nil {
 		rep.Red = []RedConnection{}
 	}

@@ -268,6 +268,47 @@ func TestPassBulkEdgesMatchPerWorkloadReads(t *testing.T) {
 	}
 }
 
+// The bulk reader hands every workload exactly the edges the store's own
+// per-workload read does: an edge between namespaces, which both
+// namespaces' queries return, is not filed twice.
+func TestBulkEdgesEqualWorkloadEdges(t *testing.T) {
+	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	inv, st := auditWorld(t, now, 200, 6_000)
+	var nss []string
+	for _, ns := range inv.Namespaces {
+		nss = append(nss, ns.Name)
+	}
+	from := now.Add(-7 * 24 * time.Hour)
+	bulk, err := bulkEdges(context.Background(), st, nss, from, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := func(es []flow.Edge) []string {
+		var out []string
+		for _, e := range es {
+			out = append(out, fmt.Sprintf("%v %d %v", e.EdgeKey, e.Count, e.Verdicts))
+		}
+		slices.Sort(out)
+		return out
+	}
+	total := 0
+	for _, w := range inv.Workloads {
+		ep := flow.WorkloadEndpoint(w.Namespace, w.Kind, w.Name)
+		bin, bout, _ := bulk.WorkloadEdges(context.Background(), ep, from, now)
+		win, wout, err := st.WorkloadEdges(context.Background(), ep, from, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(keys(bin), keys(win)) || !slices.Equal(keys(bout), keys(wout)) {
+			t.Fatalf("%s: bulk %d in / %d out, store %d in / %d out", ep, len(bin), len(bout), len(win), len(wout))
+		}
+		total += len(bout)
+	}
+	if total < 5000 {
+		t.Fatalf("only %d egress edges compared", total)
+	}
+}
+
 // crowd is an inventory where shop/Deployment/hub talks with n workloads
 // of the opted-out namespace crowd (opted out so that the pass suggests for
 // the hub only).
