@@ -18,8 +18,15 @@ type NamespaceEdgeReader interface {
 // query per namespace instead of two per workload, which in a large
 // cluster cost a fifth of the pass.
 type passEdges struct {
-	in, out map[flow.Endpoint][]flow.Edge
+	// batches are the namespaces' query results; in and out point into
+	// them (appending the large Edge values themselves, per endpoint, cost
+	// more in slice growth than the queries).
+	batches [][]flow.Edge
+	in, out map[flow.Endpoint][]edgeRef
 }
+
+// edgeRef is batches[batch][index].
+type edgeRef struct{ batch, index int32 }
 
 // bulkEdges reads the window's edges of all namespaces when r can; else it
 // returns r itself.
@@ -28,7 +35,7 @@ func bulkEdges(ctx context.Context, r suggest.EdgeReader, namespaces []string, f
 	if !ok {
 		return r, nil
 	}
-	p := &passEdges{in: map[flow.Endpoint][]flow.Edge{}, out: map[flow.Endpoint][]flow.Edge{}}
+	p := &passEdges{in: map[flow.Endpoint][]edgeRef{}, out: map[flow.Endpoint][]edgeRef{}}
 	listed := make(map[string]bool, len(namespaces))
 	for _, ns := range namespaces {
 		listed[ns] = true
@@ -43,12 +50,16 @@ func bulkEdges(ctx context.Context, r suggest.EdgeReader, namespaces []string, f
 		// An edge between two namespaces comes back from both queries; its
 		// egress is filed from the source's (or, when that namespace is
 		// not listed, from the destination's).
-		for _, e := range edges {
+		batch := int32(len(p.batches))
+		p.batches = append(p.batches, edges)
+		for i := range edges {
+			e := &edges[i]
+			ref := edgeRef{batch, int32(i)}
 			if e.Src.Kind == flow.EndpointWorkload && (e.Src.Namespace == ns || !listed[e.Src.Namespace]) {
-				p.out[e.Src] = append(p.out[e.Src], e)
+				p.out[e.Src] = append(p.out[e.Src], ref)
 			}
 			if e.Dst.Kind == flow.EndpointWorkload && e.Dst.Namespace == ns {
-				p.in[e.Dst] = append(p.in[e.Dst], e)
+				p.in[e.Dst] = append(p.in[e.Dst], ref)
 			}
 		}
 	}
@@ -57,5 +68,16 @@ func bulkEdges(ctx context.Context, r suggest.EdgeReader, namespaces []string, f
 
 // WorkloadEdges answers from memory; the window is the pass's.
 func (p *passEdges) WorkloadEdges(_ context.Context, ep flow.Endpoint, _, _ time.Time) (ingress, egress []flow.Edge, err error) {
-	return p.in[ep], p.out[ep], nil
+	return p.edges(p.in[ep]), p.edges(p.out[ep]), nil
+}
+
+func (p *passEdges) edges(refs []edgeRef) []flow.Edge {
+	if len(refs) == 0 {
+		return nil
+	}
+	out := make([]flow.Edge, len(refs))
+	for i, r := range refs {
+		out[i] = p.batches[r.batch][r.index]
+	}
+	return out
 }

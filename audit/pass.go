@@ -218,7 +218,7 @@ func Pass(ctx context.Context, in PassInput) (PassResult, error) {
 	res.Disagreements = map[flow.EdgeKey]uint64{}
 	// Every edge is some workload's egress and another's ingress: judged
 	// once, when first met.
-	judged := map[flow.EdgeKey]judgement{}
+	judged := make(map[flow.EdgeKey]judgement, 1024)
 	redAll := map[RedConnection]bool{}
 	redByNS := map[string]int{}
 	unlabeled := map[string]map[string]bool{}
