@@ -66,6 +66,19 @@ func bulkEdges(ctx context.Context, r suggest.EdgeReader, namespaces []string, f
 	return p, nil
 }
 
+// edgeCount is how many edges r holds, when it knows (a size hint).
+func edgeCount(r suggest.EdgeReader) int {
+	p, ok := r.(*passEdges)
+	if !ok {
+		return 0
+	}
+	n := 0
+	for _, b := range p.batches {
+		n += len(b)
+	}
+	return n
+}
+
 // WorkloadEdges answers from memory; the window is the pass's.
 func (p *passEdges) WorkloadEdges(_ context.Context, ep flow.Endpoint, _, _ time.Time) (ingress, egress []flow.Edge, err error) {
 	return p.edges(p.in[ep]), p.edges(p.out[ep]), nil

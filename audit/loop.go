@@ -99,6 +99,8 @@ type Loop struct {
 	// disagreeing is the last pass's count per edge, to count new flows
 	// only.
 	disagreeing map[flow.EdgeKey]uint64
+	// memo carries unchanged workloads' ConfigMaps from pass to pass.
+	memo Memo
 }
 
 // NewLoop builds the loop. c should read from the API server directly (see
@@ -235,6 +237,7 @@ func (l *Loop) RunOnce(ctx context.Context) Outcome {
 		Now:               out.At,
 		NamespaceLabelKey: l.opts.NamespaceLabelKey,
 		OptOutLabel:       l.opts.OptOutLabel,
+		Memo:              &l.memo,
 	})
 	if err != nil {
 		out.Err = err
@@ -265,7 +268,8 @@ func (l *Loop) RunOnce(ctx context.Context) Outcome {
 	l.export(res, applied)
 	l.opts.Logger.Info("audit pass", "workloads", len(res.WorkloadRed), "red", len(res.Red),
 		"unlabeledNamespaces", len(res.Unlabeled), "created", applied.Created, "updated", applied.Updated,
-		"deleted", applied.Deleted, "unchanged", applied.Unchanged, "duration", time.Since(start))
+		"deleted", applied.Deleted, "unchanged", applied.Unchanged, "rendered", l.memo.Misses, "reused", l.memo.Hits,
+		"duration", time.Since(start))
 	return out
 }
 
