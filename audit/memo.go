@@ -30,9 +30,9 @@ type Memo struct {
 
 // memoContext is what every workload's ConfigMap depends on.
 type memoContext struct {
-	inventory         uint64 // inventory.Fingerprint
-	window            time.Duration
-	source, labelKey  string
+	inventory        uint64 // inventory.Fingerprint
+	window           time.Duration
+	source, labelKey string
 }
 
 type memoEntry struct {
