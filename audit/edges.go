@@ -30,12 +30,13 @@ type edgeRef struct{ batch, index int32 }
 
 // bulkEdges reads the window's edges of all namespaces when r can; else it
 // returns r itself.
-func bulkEdges(ctx context.Context, r suggest.EdgeReader, namespaces []string, from, to time.Time) (suggest.EdgeReader, error) {
+// endpoints is a size hint: about how many workloads have edges.
+func bulkEdges(ctx context.Context, r suggest.EdgeReader, namespaces []string, endpoints int, from, to time.Time) (suggest.EdgeReader, error) {
 	nr, ok := r.(NamespaceEdgeReader)
 	if !ok {
 		return r, nil
 	}
-	p := &passEdges{in: map[flow.Endpoint][]edgeRef{}, out: map[flow.Endpoint][]edgeRef{}}
+	p := &passEdges{in: make(map[flow.Endpoint][]edgeRef, endpoints), out: make(map[flow.Endpoint][]edgeRef, endpoints)}
 	listed := make(map[string]bool, len(namespaces))
 	for _, ns := range namespaces {
 		listed[ns] = true
@@ -64,6 +65,50 @@ func bulkEdges(ctx context.Context, r suggest.EdgeReader, namespaces []string, f
 		}
 	}
 	return p, nil
+}
+
+// edgesOf appends to in and out the subject's ingress edges (its own and
+// those of the Services selecting it) and egress edges, as pointers into
+// the pass's edges when they are in memory.
+func edgesOf(ctx context.Context, r suggest.EdgeReader, l *suggest.Lookup, subject flow.Endpoint, from, to time.Time, in, out []*flow.Edge) ([]*flow.Edge, []*flow.Edge, error) {
+	p, ok := r.(*passEdges)
+	if !ok {
+		ingress, egress, err := l.Gather(ctx, r, subject, from, to)
+		if err != nil {
+			return nil, nil, err
+		}
+		for i := range ingress {
+			in = append(in, &ingress[i])
+		}
+		for i := range egress {
+			out = append(out, &egress[i])
+		}
+		return in, out, nil
+	}
+	in = p.pointers(in, p.in[subject])
+	for _, svc := range l.ServicesSelecting(subject) {
+		in = p.pointers(in, p.in[svc])
+	}
+	return in, p.pointers(out, p.out[subject]), nil
+}
+
+func (p *passEdges) pointers(dst []*flow.Edge, refs []edgeRef) []*flow.Edge {
+	for _, r := range refs {
+		dst = append(dst, &p.batches[r.batch][r.index])
+	}
+	return dst
+}
+
+// values copies what ptrs point to.
+func values(ptrs []*flow.Edge) []flow.Edge {
+	if len(ptrs) == 0 {
+		return nil
+	}
+	out := make([]flow.Edge, len(ptrs))
+	for i, e := range ptrs {
+		out[i] = *e
+	}
+	return out
 }
 
 // edgeCount is how many edges r holds, when it knows (a size hint).

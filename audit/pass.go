@@ -227,15 +227,17 @@ func Pass(ctx context.Context, in PassInput) (PassResult, error) {
 		memoNext = in.Memo.begin(memoContext{inventory: inv.Fingerprint(), window: in.Window,
 			source: cmp.Or(in.Source, "redline audit"), labelKey: in.NamespaceLabelKey})
 	}
-	redAll := map[RedConnection]bool{}
+	var redAll map[RedConnection]bool
 	redByNS := map[string]int{}
 	unlabeled := map[string]map[string]bool{}
 	from := in.Now.Add(-in.Window)
-	edges, err := bulkEdges(ctx, in.Edges, res.Namespaces, from, in.Now)
+	edges, err := bulkEdges(ctx, in.Edges, res.Namespaces, len(inv.Workloads)+len(inv.Services), from, in.Now)
 	if err != nil {
 		return res, fmt.Errorf("audit pass: read edges: %w", err)
 	}
 	judged = make(map[flow.EdgeKey]judgement, edgeCount(edges))
+	redAll = make(map[RedConnection]bool, edgeCount(edges)/2)
+	var inPtr, outPtr []*flow.Edge // reused from workload to workload
 	for _, w := range inv.Workloads {
 		if err := ctx.Err(); err != nil {
 			return res, err
@@ -244,8 +246,9 @@ func Pass(ctx context.Context, in PassInput) (PassResult, error) {
 		if w.HostNetwork || optedOut[w.Namespace] {
 			continue
 		}
-		ingress, egress, err := lookup.Gather(ctx, edges, subject, from, in.Now)
-		if err != nil {
+		// Pointers, not copies: a workload the memo answers for needs
+		// its edges looked at, not handed to Suggest.
+		if inPtr, outPtr, err = edgesOf(ctx, edges, lookup, subject, from, in.Now, inPtr[:0], outPtr[:0]); err != nil {
 			return res, fmt.Errorf("audit pass: read edges of %s: %w", subject, err)
 		}
 		var red []RedConnection
@@ -253,9 +256,8 @@ func Pass(ctx context.Context, in PassInput) (PassResult, error) {
 		if in.Memo != nil {
 			dig.seeds = &in.Memo.seeds
 		}
-		for li, list := range [][]flow.Edge{ingress, egress} {
-			for i := range list {
-				e := &list[i]
+		for li, list := range [2][]*flow.Edge{inPtr, outPtr} {
+			for _, e := range list {
 				j, seen := judged[e.EdgeKey]
 				if !seen {
 					j = p.judge(e)
@@ -314,7 +316,7 @@ func Pass(ctx context.Context, in PassInput) (PassResult, error) {
 		slices.SortFunc(red, redCmp)
 		red = slices.Compact(red)
 		sug, err := suggest.Suggest(suggest.Input{
-			Subject: subject, Inventory: inv, Ingress: ingress, Egress: egress,
+			Subject: subject, Inventory: inv, Ingress: values(inPtr), Egress: values(outPtr),
 			Window: in.Window, Now: in.Now, Source: cmp.Or(in.Source, "redline audit"),
 			SkipSelfCheck: true, Lookup: lookup,
 		}, suggest.Choices{NamespaceLabelKey: in.NamespaceLabelKey})

@@ -279,7 +279,7 @@ func TestBulkEdgesEqualWorkloadEdges(t *testing.T) {
 		nss = append(nss, ns.Name)
 	}
 	from := now.Add(-7 * 24 * time.Hour)
-	bulk, err := bulkEdges(context.Background(), st, nss, from, now)
+	bulk, err := bulkEdges(context.Background(), st, nss, len(inv.Workloads), from, now)
 	if err != nil {
 		t.Fatal(err)
 	}

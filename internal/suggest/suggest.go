@@ -361,6 +361,16 @@ func NewLookup(inv *inventory.Inventory) *Lookup {
 	return l
 }
 
+// ServicesSelecting returns the Service endpoints whose selector picks the
+// workload subject (none for an unknown workload): the package's
+// ServicesSelecting without a scan.
+func (l *Lookup) ServicesSelecting(subject flow.Endpoint) []flow.Endpoint {
+	if w := l.wls[subject]; w != nil {
+		return l.selecting[w]
+	}
+	return nil
+}
+
 // Gather is the package's Gather for an inventory already indexed: it
 // finds the subject and the Services selecting it without a scan.
 func (l *Lookup) Gather(ctx context.Context, r EdgeReader, subject flow.Endpoint, from, to time.Time) (ingress, egress []flow.Edge, err error) {
