@@ -31,7 +31,7 @@ func writeMap(b *bytes.Buffer, m map[string]any, indent int, inline bool) bool {
 	for k := range m {
 		keys = append(keys, k)
 	}
-	slices.Sort(keys)
+	sortKeys(keys)
 	for i, k := range keys {
 		if i > 0 || !inline {
 			writeIndent(b, indent)
@@ -95,6 +95,14 @@ func writeList(b *bytes.Buffer, l []any, indent int) bool {
 	return true
 }
 
+// sortKeys orders a map's keys as fastYAML (and typedPolicyYAML) writes
+// them: in byte order. yaml.v2 orders runs of digits by value (a9 before
+// a10), so for a map with such keys the two disagree; byte order is kept,
+// as what YAML renders for a policy must not change under the audit.
+func sortKeys(keys []string) {
+	slices.Sort(keys)
+}
+
 func writeIndent(b *bytes.Buffer, n int) {
 	for range n {
 		b.WriteByte(' ')
@@ -104,11 +112,7 @@ func writeIndent(b *bytes.Buffer, n int) {
 func writeScalar(b *bytes.Buffer, v any) bool {
 	switch v := v.(type) {
 	case string:
-		style := plainString(v)
-		if style == unsure {
-			style = plainWithSpaces(v, column(b))
-		}
-		switch style {
+		switch stringStyle(v, b.Bytes()) {
 		case plain:
 			b.WriteString(v)
 		case quoted:
@@ -131,6 +135,16 @@ func writeScalar(b *bytes.Buffer, v any) bool {
 		return false
 	}
 	return true
+}
+
+// stringStyle is how s is written when the output so far is out: plain,
+// quoted, or unsure (take the slow path).
+func stringStyle(s string, out []byte) scalarStyle {
+	style := plainString(s)
+	if style == unsure {
+		style = plainWithSpaces(s, column(out))
+	}
+	return style
 }
 
 type scalarStyle int
@@ -157,6 +171,11 @@ func plainString(s string) scalarStyle {
 		c := s[i]
 		alnum := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
 		if !alnum && (i == 0 || c != '.' && c != '/' && c != '-') {
+			// A timestamp starts with the digits of its year; asking
+			// time.Parse about anything else costs an error value.
+			if s[0] < '0' || s[0] > '9' {
+				return unsure
+			}
 			if _, err := time.Parse(time.RFC3339, s); err == nil {
 				return quoted // a timestamp (generation times): nothing to escape
 			}
@@ -202,10 +221,9 @@ func plainWithSpaces(s string, col int) scalarStyle {
 	return plain
 }
 
-// column is where the next byte of b goes on its line.
-func column(b *bytes.Buffer) int {
-	data := b.Bytes()
-	return len(data) - 1 - bytes.LastIndexByte(data, '\n')
+// column is where the next byte appended to out goes on its line.
+func column(out []byte) int {
+	return len(out) - 1 - bytes.LastIndexByte(out, '\n')
 }
 
 // isYAML11Keyword: the words yaml.v2 reads as booleans or null.

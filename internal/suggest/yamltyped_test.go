@@ -1,0 +1,402 @@
+package suggest
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/intstr"
+)
+
+// TestTypedYAMLMatchesTree: YAML, which writes most policies straight from
+// their fields, gives the bytes of the JSON tree path for generated
+// policies of every shape, with the label pairs of TestFastYAMLMatchesSigsYAML.
+func TestTypedYAMLMatchesTree(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 11))
+	const n = 10000
+	typed := 0
+	for range n {
+		g := policyGen{strs: commonStrings, rare: trickyStrings, intn: r.IntN, int32: func() int32 { return int32(r.Uint32()) }}
+		if checkTyped(t, g.policy()) {
+			typed++
+		}
+	}
+	t.Logf("%d of %d generated policies written from their fields", typed, n)
+	if typed < n/10 {
+		t.Errorf("only %d of %d generated policies took the typed path", typed, n)
+	}
+	// Suggestions of ordinary shape take the typed path.
+	for name, p := range map[string]*networkingv1.NetworkPolicy{"bench": benchPolicy(), "empty": {}} {
+		if !checkTyped(t, p) {
+			t.Errorf("%s policy took the slow path", name)
+		}
+	}
+}
+
+// Every policy the golden tests render takes the typed path.
+func TestTypedYAMLGolden(t *testing.T) {
+	inv := fixture()
+	web := we("shop", "Deployment", "web")
+	s, err := Suggest(input(inv, web,
+		edge(addrEP("203.0.113.7", 0, ""), web, 0, 8080, nil),
+		edge(web, svcEP("kube-system", "kube-dns"), 0, 53, nil)), Choices{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !checkTyped(t, s.Policy) {
+		t.Errorf("suggested policy took the slow path")
+	}
+}
+
+// TestTypedYAMLLabelPairs: the label pairs of TestFastYAMLMatchesSigsYAML
+// in every place a policy holds strings.
+func TestTypedYAMLLabelPairs(t *testing.T) {
+	typed := 0
+	for _, k := range trickyStrings {
+		for _, v := range trickyStrings {
+			if checkTyped(t, typedPolicyWithLabel(k, v)) {
+				typed++
+			}
+		}
+	}
+	t.Logf("%d of %d label pairs written from the policy's fields", typed, len(trickyStrings)*len(trickyStrings))
+}
+
+// typedPolicyWithLabel is policyWithLabel's policy, and more: the strings
+// are also a named port, a protocol, CIDRs, and a selector's expression.
+func typedPolicyWithLabel(k, v string) *networkingv1.NetworkPolicy {
+	udp, proto := corev1.ProtocolUDP, corev1.Protocol(v)
+	port, named := intstr.FromInt32(53), intstr.FromString(v)
+	sel := &metav1.LabelSelector{MatchLabels: map[string]string{k: v, "app": "web"},
+		MatchExpressions: []metav1.LabelSelectorRequirement{{Key: k, Operator: metav1.LabelSelectorOpIn, Values: []string{v, k}}}}
+	return &networkingv1.NetworkPolicy{
+		ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: "shop", Labels: map[string]string{k: v},
+			Annotations: map[string]string{AnnotationWindow: v, k: "x"}},
+		Spec: networkingv1.NetworkPolicySpec{
+			PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress, networkingv1.PolicyType(v)},
+			Egress: []networkingv1.NetworkPolicyEgressRule{{}, {
+				To:    []networkingv1.NetworkPolicyPeer{{PodSelector: sel}, {IPBlock: &networkingv1.IPBlock{CIDR: v, Except: []string{k}}}},
+				Ports: []networkingv1.NetworkPolicyPort{{Port: &port, Protocol: &udp, EndPort: new(int32(1024))}, {}},
+			}},
+			Ingress: []networkingv1.NetworkPolicyIngressRule{{
+				From:  []networkingv1.NetworkPolicyPeer{{NamespaceSelector: sel, PodSelector: &metav1.LabelSelector{}}, {}},
+				Ports: []networkingv1.NetworkPolicyPort{{Port: &named, Protocol: &proto}},
+			}},
+		},
+	}
+}
+
+func FuzzPolicyYAML(f *testing.F) {
+	f.Add([]byte{}, "app", "web", "10.0.0.0/8")
+	f.Add([]byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}, "a b", "yes", "2026-11-26T07:00:00Z")
+	f.Add(bytes.Repeat([]byte{3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5, 8, 9, 7, 9}, 8), "8080", "", "redline audit")
+	f.Add(bytes.Repeat([]byte{255, 0, 128, 7}, 40), "0x1f", "ünïcode", "line\nbreak")
+	f.Fuzz(func(t *testing.T, data []byte, a, b, c string) {
+		next := func() byte {
+			if len(data) == 0 {
+				return 0
+			}
+			x := data[0]
+			data = data[1:]
+			return x
+		}
+		g := policyGen{
+			strs: []string{a, b, c}, rare: commonStrings,
+			intn: func(n int) int { return int(next()) % n },
+			int32: func() int32 {
+				return int32(binary.LittleEndian.Uint32([]byte{next(), next(), next(), next()}))
+			},
+		}
+		checkTyped(t, g.policy())
+	})
+}
+
+// checkTyped compares what the typed path writes with treeYAML and reports
+// whether the typed path wrote the policy. When it does not, YAML is
+// treeYAML and there is nothing to compare. (Comparing two runs of the
+// slow path would fail now and then: sigs.k8s.io/yaml orders some mixes of
+// keys, say "5.", "1_000" and "NO", by map iteration order.)
+func checkTyped(t *testing.T, p *networkingv1.NetworkPolicy) (typed bool) {
+	t.Helper()
+	got, typed := typedPolicyYAML(p)
+	if !typed {
+		return false
+	}
+	want, wantErr := treeYAML(p)
+	if wantErr != nil {
+		t.Fatalf("typed path wrote a policy the JSON tree path fails on (%v):\n%s", wantErr, got)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("typed path differs from the JSON tree path for %#v:\n--- typed\n%s\n--- tree\n%s", p, got, want)
+	}
+	return true
+}
+
+// commonStrings are what policies are made of, the fast path's strings
+// (keys with digits among them, to pin the order of keys).
+var commonStrings = []string{
+	"app", "tier", "web", "db", "backend", "kubernetes.io/metadata.name", "app.kubernetes.io/managed-by", "redline",
+	"k8s-app", "kube-dns", "team", "shop", "payments", "a9", "a10", "a1b", "A", "Z", "a.b", "a-b", "a/b",
+	"10.0.0.0/8", "192.168.0.0/16", "203.0.113.7/32", "24h0m0s", "redline audit", "2026-11-26T07:00:00Z",
+	"", "yes", "No", "null", "8080", "007", "1g", "9z", "1.2.3", "TCP", "UDP", "SCTP", "Ingress", "Egress",
+}
+
+// policyGen builds policies from a source of choices: math/rand for the
+// equivalence test, the fuzzer's bytes for FuzzPolicyYAML. One string in
+// 256 is a rare one.
+type policyGen struct {
+	strs, rare []string
+	intn       func(n int) int
+	int32      func() int32
+}
+
+func (g policyGen) str() string {
+	if g.intn(256) == 0 {
+		return g.rare[g.intn(len(g.rare))]
+	}
+	return g.strs[g.intn(len(g.strs))]
+}
+
+// strings is nil, an empty non-nil slice, or up to maxLen strings.
+func (g policyGen) strings(maxLen int) []string {
+	switch g.intn(4) {
+	case 0:
+		return nil
+	case 1:
+		return []string{}
+	}
+	l := make([]string, 1+g.intn(maxLen))
+	for i := range l {
+		l[i] = g.str()
+	}
+	return l
+}
+
+func (g policyGen) labels() map[string]string {
+	switch g.intn(4) {
+	case 0:
+		return nil
+	case 1:
+		return map[string]string{}
+	}
+	m := map[string]string{}
+	for range 1 + g.intn(4) {
+		m[g.str()] = g.str()
+	}
+	return m
+}
+
+func (g policyGen) selector() *metav1.LabelSelector {
+	s := &metav1.LabelSelector{MatchLabels: g.labels()}
+	if g.intn(3) == 0 {
+		ops := []metav1.LabelSelectorOperator{metav1.LabelSelectorOpIn, metav1.LabelSelectorOpNotIn,
+			metav1.LabelSelectorOpExists, metav1.LabelSelectorOpDoesNotExist, "", metav1.LabelSelectorOperator(g.str())}
+		s.MatchExpressions = []metav1.LabelSelectorRequirement{}
+		for range g.intn(3) {
+			s.MatchExpressions = append(s.MatchExpressions, metav1.LabelSelectorRequirement{
+				Key: g.str(), Operator: ops[g.intn(len(ops))], Values: g.strings(3)})
+		}
+	}
+	return s
+}
+
+func (g policyGen) optSelector() *metav1.LabelSelector {
+	switch g.intn(3) {
+	case 0:
+		return nil
+	case 1:
+		return &metav1.LabelSelector{}
+	}
+	return g.selector()
+}
+
+func (g policyGen) peers() []networkingv1.NetworkPolicyPeer {
+	if g.intn(4) == 0 {
+		return nil
+	}
+	var l []networkingv1.NetworkPolicyPeer
+	for range g.intn(4) {
+		var p networkingv1.NetworkPolicyPeer
+		switch g.intn(5) {
+		case 0: // empty
+		case 1:
+			p.PodSelector = g.optSelector()
+		case 2:
+			p.NamespaceSelector = g.optSelector()
+		case 3:
+			p.PodSelector, p.NamespaceSelector = g.optSelector(), g.optSelector()
+		case 4:
+			cidrs := []string{"10.0.0.0/8", "203.0.113.7/32", "2001:db8::/32", "", g.str()}
+			p.IPBlock = &networkingv1.IPBlock{CIDR: cidrs[g.intn(len(cidrs))], Except: g.strings(3)}
+		}
+		l = append(l, p)
+	}
+	return l
+}
+
+func (g policyGen) ports() []networkingv1.NetworkPolicyPort {
+	if g.intn(4) == 0 {
+		return nil
+	}
+	protocols := []corev1.Protocol{corev1.ProtocolTCP, corev1.ProtocolUDP, corev1.ProtocolSCTP, "", corev1.Protocol(g.str())}
+	var l []networkingv1.NetworkPolicyPort
+	for range g.intn(4) {
+		var p networkingv1.NetworkPolicyPort
+		if g.intn(3) > 0 {
+			p.Protocol = &protocols[g.intn(len(protocols))]
+		}
+		switch g.intn(6) {
+		case 0: // no port
+		case 1:
+			p.Port = new(intstr.FromInt32([]int32{53, 80, 443, 8080, 0, -1, 65535}[g.intn(7)]))
+		case 2:
+			p.Port = new(intstr.FromInt32(g.int32()))
+		case 3:
+			p.Port = new(intstr.FromString([]string{"http", "dns-tcp", "metrics", ""}[g.intn(4)]))
+		case 4:
+			p.Port = new(intstr.FromString(g.str()))
+		case 5:
+			p.Port = new(intstr.FromInt32(8443))
+			if g.intn(16) == 0 {
+				p.Port = &intstr.IntOrString{Type: intstr.Type(2 + g.intn(3)), IntVal: 1, StrVal: "x"} // json.Marshal fails
+			}
+		}
+		if g.intn(4) == 0 {
+			p.EndPort = new([]int32{1024, 0, 65535, g.int32()}[g.intn(4)])
+		}
+		l = append(l, p)
+	}
+	return l
+}
+
+func (g policyGen) policy() *networkingv1.NetworkPolicy {
+	p := &networkingv1.NetworkPolicy{}
+	if g.intn(8) == 0 {
+		p.TypeMeta = metav1.TypeMeta{APIVersion: g.str(), Kind: g.str()}
+	}
+	m := &p.ObjectMeta
+	if g.intn(6) > 0 {
+		m.Name = g.str()
+	}
+	if g.intn(6) > 0 {
+		m.Namespace = g.str()
+	}
+	m.Labels, m.Annotations = g.labels(), g.labels()
+	if g.intn(4) == 0 {
+		m.Annotations = map[string]string{AnnotationWindow: "24h0m0s", AnnotationSource: "redline audit",
+			AnnotationGeneratedAt: time.Date(2026, 11, 26, 7, 0, 0, 0, time.UTC).Format(time.RFC3339)}
+	}
+	if g.intn(4) == 0 {
+		m.CreationTimestamp = metav1.NewTime(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+	}
+	if g.intn(6) == 0 {
+		m.GenerateName, m.ResourceVersion, m.UID = g.str(), g.str(), types.UID(g.str())
+		m.Generation = []int64{0, 1, -3, 1 << 53, 1<<53 + 1, -(1<<53 + 1), 1 << 62, int64(g.int32())}[g.intn(8)]
+	}
+	switch g.intn(64) {
+	case 0:
+		m.Finalizers = []string{g.str()}
+	case 1:
+		m.OwnerReferences = []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "Deployment", Name: g.str(), UID: "u"}}
+	case 2:
+		m.DeletionTimestamp = &metav1.Time{Time: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	case 3:
+		m.DeletionGracePeriodSeconds = new(int64(30))
+	case 4:
+		m.ManagedFields = []metav1.ManagedFieldsEntry{{Manager: "redline", Operation: metav1.ManagedFieldsOperationApply}}
+	case 5:
+		//lint:ignore SA1019 a caller may still set it
+		m.SelfLink = g.str()
+	}
+	if g.intn(5) > 0 {
+		p.Spec.PodSelector = *g.selector()
+	}
+	if g.intn(4) > 0 {
+		for range g.intn(5) {
+			p.Spec.Ingress = append(p.Spec.Ingress, networkingv1.NetworkPolicyIngressRule{Ports: g.ports(), From: g.peers()})
+		}
+	}
+	if g.intn(4) > 0 {
+		for range g.intn(5) {
+			p.Spec.Egress = append(p.Spec.Egress, networkingv1.NetworkPolicyEgressRule{Ports: g.ports(), To: g.peers()})
+		}
+	}
+	kinds := []networkingv1.PolicyType{networkingv1.PolicyTypeIngress, networkingv1.PolicyTypeEgress, networkingv1.PolicyType(g.str())}
+	switch g.intn(4) {
+	case 1:
+		p.Spec.PolicyTypes = []networkingv1.PolicyType{}
+	case 2, 3:
+		for range 1 + g.intn(3) {
+			p.Spec.PolicyTypes = append(p.Spec.PolicyTypes, kinds[g.intn(len(kinds))])
+		}
+	}
+	return p
+}
+
+// benchPolicy is a suggestion for a busy workload: 20 ingress and 20 egress
+// rules, each with pod and namespace selectors and a couple of ports.
+func benchPolicy() *networkingv1.NetworkPolicy {
+	tcp, udp := corev1.ProtocolTCP, corev1.ProtocolUDP
+	p := &networkingv1.NetworkPolicy{
+		ObjectMeta: metav1.ObjectMeta{
+			Name: "redline-deployment-checkout", Namespace: "shop",
+			Labels: map[string]string{LabelManagedBy: "redline"},
+			Annotations: map[string]string{
+				AnnotationWindow: "24h0m0s", AnnotationSource: "redline audit",
+			},
+		},
+		Spec: networkingv1.NetworkPolicySpec{
+			PodSelector: metav1.LabelSelector{MatchLabels: map[string]string{"app": "checkout", "tier": "backend"}},
+			PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress, networkingv1.PolicyTypeEgress},
+		},
+	}
+	peer := func(i int) []networkingv1.NetworkPolicyPeer {
+		return []networkingv1.NetworkPolicyPeer{{
+			NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": fmt.Sprintf("team-%d", i%7)}},
+			PodSelector:       &metav1.LabelSelector{MatchLabels: map[string]string{"app": fmt.Sprintf("service-%d", i), "tier": "backend"}},
+		}}
+	}
+	ports := func(i int) []networkingv1.NetworkPolicyPort {
+		a, b := intstr.FromInt32(int32(8000+i)), intstr.FromInt32(9090)
+		return []networkingv1.NetworkPolicyPort{{Port: &a, Protocol: &tcp}, {Port: &b, Protocol: &udp}}
+	}
+	for i := range 20 {
+		p.Spec.Ingress = append(p.Spec.Ingress, networkingv1.NetworkPolicyIngressRule{From: peer(i), Ports: ports(i)})
+		p.Spec.Egress = append(p.Spec.Egress, networkingv1.NetworkPolicyEgressRule{To: peer(100 + i), Ports: ports(i)})
+	}
+	return p
+}
+
+func BenchmarkYAML(b *testing.B) {
+	p := benchPolicy()
+	out, err := YAML(p)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(out)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := YAML(p); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkTreeYAML is the path YAML took before it wrote policies from
+// their fields (and still takes for unusual ones), for comparison.
+func BenchmarkTreeYAML(b *testing.B) {
+	p := benchPolicy()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := treeYAML(p); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
