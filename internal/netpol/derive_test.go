@@ -323,6 +323,99 @@ func TestWithNamespaceLabelsMatchesNewIndex(t *testing.T) {
 	t.Logf("%d clusters, %d relabels, %d connections each", deriveClusters, relabels, deriveConns)
 }
 
+// TestWithNamespacePoliciesScratch checks WithNamespacePoliciesScratch
+// as TestWithNamespacePoliciesMatchesNewIndex does WithNamespacePolicies:
+// each swap derived from the base and released, so that later ones reuse
+// the memory of earlier ones; namespaces with many policies (past the
+// scan in which policies are taken over) and policies listed twice.
+func TestWithNamespacePoliciesScratch(t *testing.T) {
+	for seed := uint64(1); seed <= deriveClusters/4; seed++ {
+		r := rand.New(rand.NewPCG(seed, 97))
+		nsCount, wlCount, polCount := 2+r.IntN(3), 20+r.IntN(200), 40+r.IntN(120)
+		nss, wls, pols := netpoltest.GenerateCluster(seed, nsCount, wlCount, polCount)
+		_, _, more := netpoltest.GenerateCluster(seed, nsCount, wlCount, 3*polCount)
+		base, err := netpol.NewIndex(nss, wls, pols, netpol.DefaultOptions())
+		if err != nil {
+			t.Fatalf("seed %d: %v", seed, err)
+		}
+		conns := genConns(r, wls, deriveConns/4)
+		for _, c := range conns[:len(conns)/2] {
+			base.Verdict(c.src, c.dst, c.proto, c.port)
+		}
+		want := judgeAll(base, conns)
+		for swap := range deriveSwaps {
+			ns := nss[r.IntN(len(nss))].Name
+			next := swapPolicies(r, pols, more[polCount:], ns)
+			if len(next) > 0 && r.IntN(3) == 0 {
+				next = append(next, next[r.IntN(len(next))]) // listed twice
+			}
+			name := fmt.Sprintf("seed %d swap %d (%s, %d policies)", seed, swap, ns, len(next))
+			derived, release, err := base.WithNamespacePoliciesScratch(ns, next)
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			all := slices.Concat(slices.DeleteFunc(slices.Clone(pols), func(p *networkingv1.NetworkPolicy) bool { return p.Namespace == ns }), next)
+			fresh, err := netpol.NewIndex(nss, wls, all, netpol.DefaultOptions())
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			if got, want := derived.Policies(), fresh.Policies(); !slices.Equal(got, want) {
+				t.Fatalf("%s: Policies() = %v, want %v", name, got, want)
+			}
+			if got, want := derived.ExternalRanges(), fresh.ExternalRanges(); !reflect.DeepEqual(got, want) {
+				t.Fatalf("%s: ExternalRanges() = %v, want %v", name, got, want)
+			}
+			compareIndexes(t, name, derived, fresh, base, conns)
+			release()
+		}
+		if got := judgeAll(base, conns); !slices.Equal(got, want) {
+			t.Fatalf("seed %d: the base index changed after deriving from it", seed)
+		}
+	}
+}
+
+// TestWithNamespacePoliciesConcurrent derives from one index in parallel
+// (policies with selectors, which the derived indexes must not add to the
+// base's selector maps, and without) while the base judges: run with
+// -race.
+func TestWithNamespacePoliciesConcurrent(t *testing.T) {
+	nss, wls, pols := netpoltest.GenerateCluster(7, 5, 150, 40)
+	_, _, more := netpoltest.GenerateCluster(7, 5, 150, 120)
+	base, err := netpol.NewIndex(nss, wls, pols, netpol.DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	conns := genConns(rand.New(rand.NewPCG(7, 7)), wls, 200)
+	want := judgeAll(base, conns)
+	done := make(chan error)
+	for g := range 4 {
+		go func() {
+			r := rand.New(rand.NewPCG(uint64(g), 3))
+			for range 10 {
+				ns := nss[r.IntN(len(nss))].Name
+				next := swapPolicies(r, pols, more[40:], ns)
+				d, release, err := base.WithNamespacePoliciesScratch(ns, next)
+				if err != nil {
+					done <- err
+					return
+				}
+				judgeAll(d, conns)
+				release()
+				judgeAll(base, conns)
+			}
+			done <- nil
+		}()
+	}
+	for range 4 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := judgeAll(base, conns); !slices.Equal(got, want) {
+		t.Fatal("the base index changed after deriving from it")
+	}
+}
+
 // BenchmarkWithNamespacePolicies measures deriving the benchmark index
 // with one namespace's policies replaced (a default deny added), against
 // BenchmarkNewIndex's whole build.
