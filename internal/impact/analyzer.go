@@ -47,6 +47,9 @@ type Analyzer struct {
 	// edgeCache holds the resolved and judged edges of the namespaces
 	// what-ifs were asked about (edgecache.go).
 	edgeCache edgeCache
+	// locals are the workloads of the namespaces policy changes were
+	// asked about, by position (local.go).
+	locals nsWorkloadsCache
 
 	// judgedLists recycles the lists of judged pairs (*[]judged): a
 	// what-if may judge tens of thousands.

@@ -46,7 +46,8 @@ type rank struct {
 
 // report fills the totals and connection lists of imp from the judged
 // pairs the change affects (the unchanged left out), each list sorted and
-// cut to MaxConnections, the first MaxExplained of each explained; pairOf
+// cut to MaxConnections, the first MaxExplained of each explained (only
+// TurnsRed listed with Options.TurnsRedOnly); pairOf
 // gives back the pair of one for its explanation.
 func (a *Analyzer) report(imp *Impact, js []judged, pairOf func(*judged) pair, ex explainers) {
 	var ranks [4][]rank
@@ -80,9 +81,10 @@ func (a *Analyzer) report(imp *Impact, js []judged, pairOf func(*judged) pair, e
 		return compareJudged(&js[x.i], &js[y.i])
 	}
 	lists := [4]*[]Connection{nil, &imp.TurnsRed, &imp.TurnsGreen, &imp.StaysRed}
+	var p pair // the pair explained, one for all
 	for c := turnsRed; c <= staysRed; c++ {
 		rs := ranks[c]
-		if len(rs) == 0 {
+		if len(rs) == 0 || a.opts.TurnsRedOnly && c != turnsRed {
 			continue
 		}
 		if limit := a.opts.MaxConnections; limit > 0 && len(rs) > limit {
@@ -90,18 +92,24 @@ func (a *Analyzer) report(imp *Impact, js []judged, pairOf func(*judged) pair, e
 		}
 		slices.SortFunc(rs, order)
 		out := make([]Connection, len(rs))
+		explained := len(rs)
+		if a.opts.MaxExplained >= 0 {
+			explained = min(explained, a.opts.MaxExplained)
+		}
+		// The explanations of a list in one block.
+		exps := make([]netpol.Explanation, explained)
+		explain := ex.proposed
+		if c == turnsGreen {
+			explain = ex.current
+		}
 		for n, r := range rs {
 			j := &js[r.i]
 			out[n] = j.connection()
-			if a.opts.MaxExplained < 0 || n < a.opts.MaxExplained {
-				explain := ex.proposed
-				if c == turnsGreen {
-					explain = ex.current
-				}
-				p := pairOf(j)
-				e := explain(&p)
-				rename(&e, out[n].Src, out[n].Dst)
-				out[n].Explanation = &e
+			if n < explained {
+				p = pairOf(j)
+				exps[n] = explain(&p)
+				rename(&exps[n], out[n].Src, out[n].Dst)
+				out[n].Explanation = &exps[n]
 			}
 		}
 		*lists[c] = out

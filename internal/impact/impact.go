@@ -120,6 +120,11 @@ type Options struct {
 	// webhook wants one: thousands of rows help nobody and slow what
 	// reads them.
 	MaxConnections int
+	// TurnsRedOnly lists (and explains) only the connections that turn
+	// red: TurnsGreen and StaysRed are left empty, Totals still count
+	// every class. A webhook, which reads no other list, saves the work
+	// of sorting and explaining them.
+	TurnsRedOnly bool
 }
 
 // Connection is an observed edge judged under the current and the proposed

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -480,5 +481,36 @@ func TestNamespaceRelabel(t *testing.T) {
 	}
 	if _, err := a.NamespaceRelabel(context.Background(), impact.NamespaceRelabel{}, nil); !errors.Is(err, impact.ErrInvalidChange) {
 		t.Errorf("relabel without name: err = %v", err)
+	}
+}
+
+// TestTurnsRedOnly: with Options.TurnsRedOnly the impact is the one
+// without, less the TurnsGreen and StaysRed lists.
+func TestTurnsRedOnly(t *testing.T) {
+	s := benchWorld()
+	all, err := impact.NewAnalyzer(s.cluster, impact.Options{MaxConnections: 20, MaxExplained: 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	red, err := impact.NewAnalyzer(s.cluster, impact.Options{MaxConnections: 20, MaxExplained: 20, TurnsRedOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, ch := range benchChanges(s) {
+		want, err := all.PolicyChange(t.Context(), ch, s.edges)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := red.PolicyChange(t.Context(), ch, s.edges)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(want.StaysRed)+len(want.TurnsGreen) == 0 {
+			t.Errorf("%s: no other list to leave out", name)
+		}
+		want.TurnsGreen, want.StaysRed = nil, nil
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: TurnsRedOnly gave\n%+v\nwant\n%+v", name, got, want)
+		}
 	}
 }

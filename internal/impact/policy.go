@@ -63,41 +63,34 @@ func (a *Analyzer) PolicyChange(ctx context.Context, ch Change, edges []flow.Edg
 	if err != nil {
 		return Impact{}, err
 	}
-	flags := make(map[*netpol.Workload]sides)
-	var selected []*netpol.Workload
-	// localFlags are the flags by position in byNamespace[ns], with how
-	// the old and the new policy each select the workload.
-	local := a.byNamespace[ns]
+	// localFlags are the change's flags by position in byNamespace[ns],
+	// with how the old and the new policy each select the workload;
+	// observed whether a judged connection involves it.
+	loc := a.localWorkloads(ns)
+	local := loc.list
 	localFlags := make([]sides, len(local))
 	oldSel, _ := newSelection(old)
 	newSel, _ := newSelection(proposed)
+	selectsAny := false
 	for i, w := range local {
 		if w.HostNetwork {
 			continue // not selectable
 		}
 		if f := sel.of(w.Labels); f != 0 {
-			flags[w] = f
-			selected = append(selected, w)
+			selectsAny = true
 			localFlags[i] = f | oldSel.of(w.Labels).as(oldIngress, oldEgress) | newSel.of(w.Labels).as(newIngress, newEgress)
 		}
 	}
-	if len(selected) == 0 {
+	if !selectsAny {
 		imp.Reason = "selects no pods: no connection can change"
 		return imp, nil
 	}
-	imp.Selected = sortedKeys(selected)
+	isSelected := func(i int32) bool { return localFlags[i] != 0 }
+	imp.Selected = loc.sortedKeys(isSelected)
 
 	// The connections the change can affect, judged as they are found:
 	// the proposed index is built for the first.
-	localSel := a.localSelection(ns, flags)
 	r := a.newResolver()
-	// states are the selected workloads' flags and whether a judged
-	// connection involves them: one map lookup per side (edges judged on
-	// the fly); observed is the same by position (edges of the cache).
-	states := make(map[*netpol.Workload]*selectedState, len(selected))
-	for _, w := range selected {
-		states[w] = &selectedState{flags: flags[w]}
-	}
 	observed := make([]bool, len(local))
 	var (
 		next   *netpol.Index
@@ -106,9 +99,17 @@ func (a *Analyzer) PolicyChange(ctx context.Context, ch Change, edges []flow.Edg
 		// rules judge a connection by the old and the new policy alone,
 		// when the current tallies can be adjusted for them.
 		rules *changeRules
+		// release gives next's memory back once the impact is reported
+		// (nothing in it refers to next).
+		release func()
 	)
 	js = a.judgedList()
-	defer func() { a.recycle(js) }()
+	defer func() {
+		a.recycle(js)
+		if release != nil {
+			release()
+		}
+	}()
 	// affected counts a connection the change can affect, building the
 	// proposed index for the first; false when out of budget.
 	affected := func() bool {
@@ -119,7 +120,7 @@ func (a *Analyzer) PolicyChange(ctx context.Context, ch Change, edges []flow.Edg
 			if failed = ctx.Err(); failed != nil {
 				return false
 			}
-			if next, failed = a.proposedIndex(ns, name, proposed); failed != nil {
+			if next, release, failed = a.proposedIndex(ns, name, proposed); failed != nil {
 				return false
 			}
 			rules = a.changeRules(ns, name, old, proposed, next)
@@ -137,11 +138,11 @@ func (a *Analyzer) PolicyChange(ctx context.Context, ch Change, edges []flow.Edg
 		// old or new policy selects for ingress, egress at a source it
 		// selects for egress. The other sides are the current ones.
 		var srcChanges, dstChanges bool
-		if st := states[p.dst.Workload]; st != nil && st.flags&ingress != 0 {
-			dstChanges, st.observed = true, true
+		if i, ok := loc.pos[p.dst.Workload]; ok && localFlags[i]&ingress != 0 {
+			dstChanges, observed[i] = true, true
 		}
-		if st := states[p.src.Workload]; st != nil && st.flags&egress != 0 {
-			srcChanges, st.observed = true, true
+		if i, ok := loc.pos[p.src.Workload]; ok && localFlags[i]&egress != 0 {
+			srcChanges, observed[i] = true, true
 		}
 		if !(srcChanges || dstChanges) || !affected() {
 			return
@@ -167,7 +168,7 @@ func (a *Analyzer) PolicyChange(ctx context.Context, ch Change, edges []flow.Edg
 				misses++
 			}
 			// Resolve the other side only when a side in ns is selected.
-			if !(srcIn && localSel.selects(&e.Src, egress)) && !(dstIn && localSel.selects(&e.Dst, ingress)) {
+			if !(srcIn && loc.selects(localFlags, &e.Src, egress)) && !(dstIn && loc.selects(localFlags, &e.Dst, ingress)) {
 				continue
 			}
 			r.forEachPair(e, judge)
@@ -221,20 +222,14 @@ func (a *Analyzer) PolicyChange(ctx context.Context, ch Change, edges []flow.Edg
 	if tooManyMisses(misses, len(edges)) {
 		a.edgeCache.drop(cache)
 	}
-	for i, w := range local {
+	// A workload listed twice is observed at either position.
+	for i, c := range loc.canon {
 		if observed[i] {
-			if st := states[w]; st != nil {
-				st.observed = true
-			}
+			observed[c] = true
 		}
 	}
 	imp.Skipped = r.skipped()
-	for _, w := range selected {
-		if !states[w].observed {
-			imp.Unobserved = append(imp.Unobserved, w.Key())
-		}
-	}
-	imp.Unobserved = sortedUnique(imp.Unobserved)
+	imp.Unobserved = loc.sortedKeys(func(i int32) bool { return localFlags[i] != 0 && !observed[loc.canon[i]] })
 	if imp.Evaluated == 0 {
 		imp.Unknown = true
 		imp.Reason = unknownReason(listNames(imp.Selected), a.opts.Window)
@@ -253,8 +248,9 @@ func (a *Analyzer) PolicyChange(ctx context.Context, ch Change, edges []flow.Edg
 }
 
 // proposedIndex derives the index of the current policies with the
-// policy name of namespace ns replaced by proposed (removed when nil).
-func (a *Analyzer) proposedIndex(ns, name string, proposed *networkingv1.NetworkPolicy) (*netpol.Index, error) {
+// policy name of namespace ns replaced by proposed (removed when nil), to
+// be released once no longer used.
+func (a *Analyzer) proposedIndex(ns, name string, proposed *networkingv1.NetworkPolicy) (*netpol.Index, func(), error) {
 	var policies []*networkingv1.NetworkPolicy
 	for _, p := range a.policiesByNS[ns] {
 		if p.Name != name {
@@ -264,62 +260,11 @@ func (a *Analyzer) proposedIndex(ns, name string, proposed *networkingv1.Network
 	if proposed != nil {
 		policies = append(policies, proposed)
 	}
-	next, err := a.current.WithNamespacePolicies(ns, policies)
+	next, release, err := a.current.WithNamespacePoliciesScratch(ns, policies)
 	if err != nil {
-		return nil, fmt.Errorf("compile the proposed policies of namespace %s: %w", ns, err)
+		return nil, nil, fmt.Errorf("compile the proposed policies of namespace %s: %w", ns, err)
 	}
-	return next, nil
-}
-
-// selectedState is what PolicyChange knows of a selected workload: how the
-// change selects it, and whether a judged connection involves it.
-type selectedState struct {
-	flags    sides
-	observed bool
-}
-
-// localSelection is the selection of a namespace's workloads and
-// Services, by name: what an edge's endpoint in the namespace needs to
-// know whether the change can affect it, without resolving the edge.
-type localSelection struct {
-	workloads map[string][]localWorkload
-	services  map[string]sides // the union of the backends'
-}
-
-type localWorkload struct {
-	kind  string
-	flags sides
-}
-
-func (a *Analyzer) localSelection(ns string, flags map[*netpol.Workload]sides) localSelection {
-	l := localSelection{workloads: make(map[string][]localWorkload, len(a.byNamespace[ns])), services: map[string]sides{}}
-	for _, w := range a.byNamespace[ns] {
-		l.workloads[w.Name] = append(l.workloads[w.Name], localWorkload{kind: w.Kind, flags: flags[w]})
-	}
-	for _, svc := range a.servicesByNS[ns] {
-		var f sides
-		for _, b := range svc.backends {
-			f |= flags[b.Workload]
-		}
-		l.services[svc.Name] = f
-	}
-	return l
-}
-
-// selects reports whether the change can affect ep (of the namespace) in
-// direction dir. Endpoints the cluster does not know count as selected,
-// so that their edges are reported skipped.
-func (l localSelection) selects(ep *flow.Endpoint, dir sides) bool {
-	if ep.WorkloadKind == ServiceKind {
-		f, ok := l.services[ep.Name]
-		return !ok || f&dir != 0
-	}
-	for _, w := range l.workloads[ep.Name] {
-		if w.kind == ep.WorkloadKind {
-			return w.flags&dir != 0
-		}
-	}
-	return true
+	return next, release, nil
 }
 
 // target checks the change's shape and returns the policy it is about.
