@@ -103,6 +103,9 @@ type Engine struct {
 	mu      sync.Mutex // serialises Update and guards lastErr
 	lastErr error
 
+	// endpoints are the input terms of recent endpoints, shared by inputs.
+	endpoints endpointCache
+
 	compileErrors prometheus.Counter
 	version       *prometheus.GaugeVec
 	evalDuration  prometheus.Histogram
@@ -212,7 +215,7 @@ func (e *Engine) Decide(ctx context.Context, in Input) (Decision, error) {
 	if _, err := ParseMode(string(in.Mode)); err != nil {
 		return Decision{}, fmt.Errorf("evaluate rego decision: %w", err)
 	}
-	value, err := in.value(e.opts.Now())
+	value, err := in.valueWith(e.opts.Now(), &e.endpoints)
 	if err != nil {
 		return Decision{}, fmt.Errorf("evaluate rego decision: %w", err)
 	}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"math/rand/v2"
 	"slices"
 	"sort"
 	"strings"
@@ -564,4 +565,48 @@ func BenchmarkDecide(b *testing.B) {
 	p := func(q float64) float64 { return float64(durations[int(q*float64(len(durations)-1))].Nanoseconds()) }
 	b.ReportMetric(p(0.50), "p50-ns")
 	b.ReportMetric(p(0.99), "p99-ns")
+}
+
+// TestInputEndpointCache: inputs built with the endpoint cache, whose
+// endpoints repeat within and across inputs (past the cache's size, so
+// that it drops some), are the inputs built without it.
+func TestInputEndpointCache(t *testing.T) {
+	var cache endpointCache
+	r := rand.New(rand.NewPCG(1, 2))
+	endpoint := func() Endpoint {
+		n := r.IntN(3 * endpointCacheSize)
+		switch n % 3 {
+		case 0:
+			return Endpoint{Namespace: "shop", Kind: "Deployment", Name: fmt.Sprintf("w%d", n)}
+		case 1:
+			return Endpoint{Address: fmt.Sprintf("203.0.113.%d", n%256), Class: "external", Alias: fmt.Sprintf("a%d", n/256)}
+		}
+		return Endpoint{Namespace: "shop", Kind: "StatefulSet", Name: fmt.Sprintf("w%d", n), Text: fmt.Sprintf("text %d", n)}
+	}
+	for i := range 300 {
+		conns := make([]Connection, 1+r.IntN(DefaultMaxConnections))
+		for k := range conns {
+			c := frontendToCart()
+			c.Src, c.Dst = endpoint(), endpoint()
+			if k > 0 && r.IntN(3) == 0 {
+				c.Src = conns[r.IntN(k)].Dst // repeated within the input
+			}
+			conns[k] = c
+		}
+		in := testInput(ModeWarn, Impact{TurnsRed: conns, TurnsRedTotal: len(conns)})
+		want, err := in.value(testNow)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := in.valueWith(testNow, &cache)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want.Compare(got) != 0 {
+			t.Fatalf("input %d differs with the cache:\nwant: %v\ngot:  %v", i, want, got)
+		}
+	}
+	if n := len(cache.cur) + len(cache.prev); n > 2*endpointCacheSize {
+		t.Errorf("cache holds %d endpoints, want at most %d", n, 2*endpointCacheSize)
+	}
 }

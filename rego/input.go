@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -206,7 +207,13 @@ func FormatWindow(d time.Duration) string {
 // the raw objects), filling the empty *Text fields. now is the reference for
 // lastSeenText. Keys and common values are shared terms, built once.
 func (in *Input) value(now time.Time) (ast.Value, error) {
-	f := make(fields, 0, 12)
+	return in.valueWith(now, nil)
+}
+
+// valueWith is value, with the endpoint terms of earlier inputs in cache
+// (nil: none).
+func (in *Input) valueWith(now time.Time, cache *endpointCache) (ast.Value, error) {
+	var f fields
 	f.term("request", ast.NewTerm(in.Request.value()))
 	for _, raw := range []struct {
 		key string
@@ -228,12 +235,12 @@ func (in *Input) value(now time.Time) (ast.Value, error) {
 	}
 	f.str("mode", string(mode))
 	f.optStr("modeWarning", in.ModeWarning)
-	f.term("impact", ast.NewTerm(in.Impact.value(now)))
+	f.term("impact", ast.NewTerm(in.Impact.value(now, cache)))
 	return f.object(), nil
 }
 
 func (r *Request) value() ast.Value {
-	kind, user, f := make(fields, 0, 12), make(fields, 0, 12), make(fields, 0, 12)
+	var kind, user, f fields
 	kind.str("group", r.Kind.Group)
 	kind.str("version", r.Kind.Version)
 	kind.str("kind", r.Kind.Kind)
@@ -256,7 +263,7 @@ func (r *Request) value() ast.Value {
 }
 
 func (n *Namespace) value() ast.Value {
-	f := make(fields, 0, 12)
+	var f fields
 	f.str("name", n.Name)
 	if len(n.Labels) > 0 {
 		labels := ast.NewObjectWithCapacity(len(n.Labels))
@@ -268,12 +275,13 @@ func (n *Namespace) value() ast.Value {
 	return f.object()
 }
 
-func (i *Impact) value(now time.Time) ast.Value {
+func (i *Impact) value(now time.Time, cache *endpointCache) ast.Value {
 	red := make([]*ast.Term, len(i.TurnsRed))
+	eps := endpointTerms{cache: cache}
 	for k := range i.TurnsRed {
-		red[k] = ast.NewTerm(i.TurnsRed[k].value(now))
+		red[k] = ast.NewTerm(i.TurnsRed[k].value(now, &eps))
 	}
-	f := make(fields, 0, 12)
+	var f fields
 	f.term("turnsRed", ast.ArrayTerm(red...))
 	f.term("turnsRedTotal", ast.InternedTerm(i.TurnsRedTotal))
 	f.term("turnsGreenTotal", ast.InternedTerm(i.TurnsGreenTotal))
@@ -285,10 +293,10 @@ func (i *Impact) value(now time.Time) ast.Value {
 	return f.object()
 }
 
-func (c *Connection) value(now time.Time) ast.Value {
-	f := make(fields, 0, 12)
-	f.term("src", ast.NewTerm(c.Src.value()))
-	f.term("dst", ast.NewTerm(c.Dst.value()))
+func (c *Connection) value(now time.Time, eps *endpointTerms) ast.Value {
+	var f fields
+	f.term("src", eps.term(&c.Src))
+	f.term("dst", eps.term(&c.Dst))
 	f.str("protocol", c.Protocol)
 	f.term("port", ast.InternedTerm(int(c.Port)))
 	f.str("portText", cmp.Or(c.PortText, c.portText()))
@@ -311,8 +319,87 @@ func (c *Connection) portText() string {
 	return c.Protocol + "/" + strconv.Itoa(int(c.Port))
 }
 
+// endpointTerms are the endpoint terms of one input: the connections
+// listed share endpoints (the busiest workloads), and equal endpoints
+// share one term, from cache when it has one.
+type endpointTerms struct {
+	buf   [2 * DefaultMaxConnections]endpointTerm
+	seen  []endpointTerm
+	cache *endpointCache
+}
+
+type endpointTerm struct {
+	e *Endpoint
+	t *ast.Term
+}
+
+// term returns the term of e, built the first time.
+func (ts *endpointTerms) term(e *Endpoint) *ast.Term {
+	for _, s := range ts.seen {
+		if *s.e == *e {
+			return s.t
+		}
+	}
+	if ts.seen == nil {
+		ts.seen = ts.buf[:0]
+	}
+	t := ts.cache.get(e)
+	if t == nil {
+		t = ast.NewTerm(e.value())
+		ts.cache.put(e, t)
+	}
+	ts.seen = append(ts.seen, endpointTerm{e, t})
+	return t
+}
+
+// endpointCache keeps the terms of the endpoints of recent inputs: the
+// connections an admission lists are the busiest of the namespace, and
+// the next admission in the namespace lists many of them again. Terms
+// never change once built, so inputs share them. It holds between
+// endpointCacheSize and twice as many endpoints, the most recently used
+// (two generations: a hit in the older one moves to the newer). The
+// zero value is ready; a nil cache keeps nothing.
+type endpointCache struct {
+	mu        sync.Mutex
+	cur, prev map[Endpoint]*ast.Term
+}
+
+const endpointCacheSize = 1024
+
+func (c *endpointCache) get(e *Endpoint) *ast.Term {
+	if c == nil {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if t, ok := c.cur[*e]; ok {
+		return t
+	}
+	t, ok := c.prev[*e]
+	if ok {
+		c.putLocked(e, t)
+	}
+	return t
+}
+
+func (c *endpointCache) put(e *Endpoint, t *ast.Term) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.putLocked(e, t)
+}
+
+func (c *endpointCache) putLocked(e *Endpoint, t *ast.Term) {
+	if c.cur == nil || len(c.cur) >= endpointCacheSize {
+		c.prev, c.cur = c.cur, make(map[Endpoint]*ast.Term, endpointCacheSize)
+	}
+	c.cur[*e] = t
+}
+
 func (e *Endpoint) value() ast.Value {
-	f := make(fields, 0, 12)
+	var f fields
 	f.optStr("cluster", e.Cluster)
 	f.optStr("namespace", e.Namespace)
 	f.optStr("kind", e.Kind)
@@ -324,12 +411,20 @@ func (e *Endpoint) value() ast.Value {
 	return f.object()
 }
 
-// fields collects the items of one object; object builds it in one step
-// (one map and one block of elements per object, see ast.NewObject).
-type fields [][2]*ast.Term
+// fields collects the items of one object (at most maxFields, on the
+// stack); object builds it in one step (one map and one block of elements
+// per object, see ast.NewObject).
+type fields struct {
+	n  int
+	kv [maxFields][2]*ast.Term
+}
+
+// maxFields is the most items an object of the input has.
+const maxFields = 12
 
 func (f *fields) term(key string, value *ast.Term) {
-	*f = append(*f, [2]*ast.Term{sharedString(key), value})
+	f.kv[f.n] = [2]*ast.Term{sharedString(key), value}
+	f.n++
 }
 
 func (f *fields) str(key, value string) { f.term(key, sharedString(value)) }
@@ -340,7 +435,7 @@ func (f *fields) optStr(key, value string) {
 	}
 }
 
-func (f fields) object() ast.Object { return ast.NewObject(f...) }
+func (f *fields) object() ast.Object { return ast.NewObject(f.kv[:f.n]...) }
 
 // sharedTerms are the input's keys and its most common values, built once.
 // Terms are never modified after construction, so sharing them is safe.
