@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -94,19 +95,23 @@ func (v *Validator) decide(ctx context.Context, req admission.Request, s subject
 	}
 	warnings := fitWarnings(d.Warn)
 	ev := eventOf(ctx)
-	who := fmt.Sprintf("%s of %s %s by %s", strings.ToLower(string(req.Operation)), req.Kind.Kind, objectName(&req), req.UserInfo.Username)
+	// The Event's note is written only when the Event is recorded.
+	op, kind, name, user := string(req.Operation), req.Kind.Kind, objectName(&req), req.UserInfo.Username
+	who := func() string {
+		return fmt.Sprintf("%s of %s %s by %s", strings.ToLower(op), kind, name, user)
+	}
 	if d.Denied() {
 		resp := admission.Denied(truncate(strings.Join(d.Deny, "\n"), maxDenialBytes))
 		resp.Warnings = warnings
 		*ev = pendingEvent{set: true, object: s.object, warning: true, reason: ReasonDenied, action: eventAction,
-			note: "denied " + who + ": " + strings.Join(d.Deny, "; ")}
+			note: func() string { return "denied " + who() + ": " + strings.Join(d.Deny, "; ") }}
 		return resp
 	}
 	resp := admission.Allowed("")
 	resp.Warnings = warnings
 	if len(warnings) > 0 {
 		*ev = pendingEvent{set: true, object: s.object, warning: true, reason: ReasonWarned, action: eventAction,
-			note: "allowed " + who + " with warnings: " + strings.Join(d.Warn, "; ")}
+			note: func() string { return "allowed " + who() + " with warnings: " + strings.Join(d.Warn, "; ") }}
 	}
 	return resp
 }
@@ -241,24 +246,56 @@ func endpointOf(e flow.Endpoint) rego.Endpoint {
 
 // explanationLine says in one line which side denies a connection.
 func explanationLine(e *netpol.Explanation) string {
-	var parts []string
-	for _, s := range []netpol.Side{e.Egress, e.Ingress} {
+	// The pieces, measured first: the line is written in one allocation.
+	var buf [32]string
+	pieces := buf[:0]
+	for _, s := range [...]*netpol.Side{&e.Egress, &e.Ingress} {
 		if s.Allowed || !s.Subject {
 			continue
 		}
-		dir := strings.ToLower(string(s.Direction))
+		if len(pieces) > 0 {
+			pieces = append(pieces, "; ")
+		}
+		pieces = append(pieces, lowerDirection(s.Direction), " at ", s.Endpoint)
 		if len(s.IsolatedBy) == 0 {
-			parts = append(parts, fmt.Sprintf("%s at %s: %s", dir, s.Endpoint, s.Reason))
+			pieces = append(pieces, ": ", s.Reason)
 			continue
 		}
 		by := s.IsolatedBy
-		more := ""
-		if len(by) > 3 {
-			by, more = by[:3], fmt.Sprintf(" and %d more", len(by)-3)
+		pieces = append(pieces, " isolated by ")
+		for i, name := range by[:min(len(by), 3)] {
+			if i > 0 {
+				pieces = append(pieces, ", ")
+			}
+			pieces = append(pieces, name)
 		}
-		parts = append(parts, fmt.Sprintf("%s at %s isolated by %s%s, no rule allows it", dir, s.Endpoint, strings.Join(by, ", "), more))
+		if len(by) > 3 {
+			pieces = append(pieces, " and ", strconv.Itoa(len(by)-3), " more")
+		}
+		pieces = append(pieces, ", no rule allows it")
 	}
-	return oneLine(strings.Join(parts, "; "), maxExplanationBytes)
+	n := 0
+	for _, p := range pieces {
+		n += len(p)
+	}
+	var b strings.Builder
+	b.Grow(n)
+	for _, p := range pieces {
+		b.WriteString(p)
+	}
+	return oneLine(b.String(), maxExplanationBytes)
+}
+
+// lowerDirection is strings.ToLower(string(d)), without allocating for
+// the two directions.
+func lowerDirection(d netpol.Direction) string {
+	switch d {
+	case netpol.Egress:
+		return "egress"
+	case netpol.Ingress:
+		return "ingress"
+	}
+	return strings.ToLower(string(d))
 }
 
 func requestOf(req *admission.Request) rego.Request {
@@ -322,7 +359,25 @@ func truncateRunes(s string, n int) string {
 	return strings.TrimRight(string(r[:n-1]), " ") + "…"
 }
 
-// oneLine makes s a single line of at most n bytes.
+// oneLine makes s a single line of at most n bytes: control characters
+// and runs of white space become one space, none at either end.
 func oneLine(s string, n int) string {
-	return truncate(strings.Join(strings.Fields(sanitize(s)), " "), n)
+	if !isOneLine(s) {
+		s = strings.Join(strings.Fields(sanitize(s)), " ")
+	}
+	return truncate(s, n)
+}
+
+// isOneLine reports whether s is printable ASCII with single spaces
+// between words and none at either end: what oneLine leaves as is.
+func isOneLine(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c < ' ' || c >= 0x7f:
+			return false
+		case c == ' ' && (i == 0 || i == len(s)-1 || s[i-1] == ' '):
+			return false
+		}
+	}
+	return true
 }

@@ -174,7 +174,8 @@ type pendingEvent struct {
 	warning bool // Warning or Normal
 	reason  string
 	action  string
-	note    string
+	// note writes the Event's note (only when the Event is recorded).
+	note func() string
 }
 
 func withPendingEvent(ctx context.Context) (context.Context, *pendingEvent) {
@@ -205,7 +206,7 @@ func (v *Validator) withDryRun(next admission.Handler) admission.Handler {
 		if ev.warning {
 			typ = "Warning"
 		}
-		v.opts.EventRecorder.Eventf(ev.object, nil, typ, ev.reason, ev.action, "%s", truncate(ev.note, maxEventNote))
+		v.opts.EventRecorder.Eventf(ev.object, nil, typ, ev.reason, ev.action, "%s", truncate(ev.note(), maxEventNote))
 		return resp
 	})
 }

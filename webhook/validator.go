@@ -255,6 +255,8 @@ func (v *Validator) analyzer() (*impact.Analyzer, error) {
 		Window:         v.opts.Window,
 		MaxExplained:   v.opts.MaxExplained,
 		MaxConnections: v.opts.MaxConnections,
+		// The decision reads the red connections only (and the totals).
+		TurnsRedOnly: true,
 	})
 	if err != nil {
 		err = fmt.Errorf("compile the cluster's current policies: %w", err)
