@@ -63,6 +63,14 @@ type nsEdges struct {
 	indexOnce sync.Once
 	index     map[edgeRef]int32
 
+	// source is the slice the cache was built from, edge for edge: a
+	// what-if over that very slice (the webhook's edge cache hands out
+	// the same one until it reads again) takes edges[i] as edges[i]
+	// without matching keys. Held as a pointer, so that the array cannot
+	// be freed and another slice take its address.
+	source    *flow.Edge
+	sourceLen int
+
 	used atomic.Uint64
 }
 
@@ -183,7 +191,8 @@ func (a *Analyzer) cachedBytes(ns string) int {
 // buildEdges resolves and judges the edges of ns under the current set.
 func (a *Analyzer) buildEdges(ns string, edges []flow.Edge) *nsEdges {
 	c := &nsEdges{ns: ns, keyIndex: make(map[flow.Endpoint]int32), keyEps: []int32{0}, byWorkload: make([]int32, len(a.workloadRefs)),
-		edges: make([]cachedEdge, 0, len(edges)), conns: make([]cachedConn, 0, len(edges)*3/2)}
+		edges: make([]cachedEdge, 0, len(edges)), conns: make([]cachedConn, 0, len(edges)*3/2),
+		source: unsafe.SliceData(edges), sourceLen: len(edges)}
 	local := make(map[*netpol.Workload]int32, len(a.byNamespace[ns]))
 	for i, w := range a.byNamespace[ns] {
 		local[w] = int32(i)
@@ -259,6 +268,12 @@ func (a *Analyzer) buildEdges(ns string, edges []flow.Edge) *nsEdges {
 		c.edges = append(c.edges, ce)
 	}
 	return c
+}
+
+// builtFrom reports whether edges is the slice the cache was built from:
+// then c.edges[i] is edges[i]'s.
+func (c *nsEdges) builtFrom(edges []flow.Edge) bool {
+	return len(edges) > 0 && len(edges) == c.sourceLen && unsafe.SliceData(edges) == c.source
 }
 
 // find returns the position of e's key in the cache, trying at

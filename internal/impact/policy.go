@@ -152,17 +152,29 @@ func (a *Analyzer) PolicyChange(ctx context.Context, ch Change, edges []flow.Edg
 		}
 	}
 	cache := a.cachedEdges(ns, edges)
+	same := cache.builtFrom(edges)
 	cursor, misses := 0, 0
 	for i := range edges {
 		if failed != nil {
 			return Impact{}, failed
 		}
 		e := &edges[i]
-		srcIn, dstIn := inNamespace(e.Src, ns), inNamespace(e.Dst, ns)
-		if !srcIn && !dstIn {
-			continue
+		var ce *cachedEdge
+		ok := same
+		if same {
+			ce = &cache.edges[i]
 		}
-		ce, ok := cache.find(a, e, &cursor)
+		// A cached edge with connections touches ns; the others are
+		// looked at.
+		var srcIn, dstIn bool
+		if !same || ce.n < 0 {
+			if srcIn, dstIn = inNamespace(e.Src, ns), inNamespace(e.Dst, ns); !srcIn && !dstIn {
+				continue
+			}
+		}
+		if !same {
+			ce, ok = cache.find(a, e, &cursor)
+		}
 		if !ok || ce.n < 0 {
 			if !ok {
 				misses++

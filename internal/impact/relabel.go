@@ -129,6 +129,7 @@ func (a *Analyzer) NamespaceRelabel(ctx context.Context, r NamespaceRelabel, edg
 		roles[i].sensitive = isPod(&ep.res) && sensitive[ep.res.Workload.Namespace]
 	}
 	localObserved := make([]bool, len(a.byNamespace[r.Name]))
+	same := cache.builtFrom(edges)
 	cursor, misses := 0, 0
 	for i := range edges {
 		if failed != nil {
@@ -139,7 +140,13 @@ func (a *Analyzer) NamespaceRelabel(ctx context.Context, r NamespaceRelabel, edg
 			!(inNamespace(e.Dst, r.Name) && e.Src.Kind == flow.EndpointWorkload && sensitive[e.Src.Namespace]) {
 			continue
 		}
-		ce, ok := cache.find(a, e, &cursor)
+		var ce *cachedEdge
+		ok := same
+		if same {
+			ce = &cache.edges[i]
+		} else {
+			ce, ok = cache.find(a, e, &cursor)
+		}
 		if !ok || ce.n < 0 {
 			if !ok {
 				misses++
