@@ -115,6 +115,10 @@ type Options struct {
 	// Now is the clock of the traffic window and "last seen" (default
 	// time.Now); budgets use the real clock.
 	Now func() time.Time
+	// EdgeCacheTTL is how long a namespace's edges read from the store
+	// serve what-ifs before a background read refreshes them (default
+	// DefaultEdgeCacheTTL; negative: read for every request).
+	EdgeCacheTTL time.Duration
 }
 
 func (o Options) withDefaults() (Options, error) {
@@ -135,6 +139,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.MaxConcurrent <= 0 {
 		o.MaxConcurrent = DefaultMaxConcurrent
+	}
+	if o.EdgeCacheTTL == 0 {
+		o.EdgeCacheTTL = DefaultEdgeCacheTTL
 	}
 	if o.Budget <= 0 {
 		o.Budget = DefaultBudget
@@ -179,6 +186,7 @@ type Validator struct {
 	exempt  map[string]bool
 	slots   chan struct{} // the evaluation semaphore, shared by both kinds
 	metrics *metrics
+	edges   *edgeCache // nil when reads are not cached
 
 	mu        sync.Mutex // serialises analyzer builds
 	analyzers analyzerCache
@@ -207,6 +215,10 @@ func New(deps Deps, opts Options) (*Validator, error) {
 	}
 	for _, ns := range opts.exempt() {
 		v.exempt[ns] = true
+	}
+	if opts.EdgeCacheTTL > 0 {
+		v.edges = newEdgeCache(deps.Edges, opts.EdgeCacheTTL, v.log)
+		v.deps.Edges = v.edges
 	}
 	return v, nil
 }

@@ -71,6 +71,7 @@ type ServeOptions struct {
 	WebhookConfiguration  string
 	WebhookDNSName        string
 	WebhookMaxConcurrency int
+	WebhookEdgeCacheTTL   time.Duration
 	WebhookCertSync       bool
 
 	LeaderElect       bool
@@ -156,6 +157,7 @@ func (o *ServeOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.WebhookDNSName, "webhook-dns-name", "", "DNS name in the webhook serving certificate (default redline.<namespace>.svc)")
 	fs.BoolVar(&o.WebhookCertSync, "webhook-cert-sync", false, "outside a pod: copy the self-managed certificates from their Secret into --webhook-cert-dir (in a pod, mount the Secret there instead)")
 	fs.IntVar(&o.WebhookMaxConcurrency, "webhook-max-concurrent", webhook.DefaultMaxConcurrent, "admission evaluations in flight; more wait, then are allowed with a warning")
+	fs.DurationVar(&o.WebhookEdgeCacheTTL, "webhook-edge-cache-ttl", webhook.DefaultEdgeCacheTTL, "how long a namespace's observed edges serve admission what-ifs before a background read refreshes them; negative: read the store for every request")
 	fs.BoolVar(&o.LeaderElect, "leader-elect", false, "elect a leader among replicas (Lease "+LeaderElectionID+" in --namespace); only the leader runs the audit loop")
 	fs.DurationVar(&o.AuditInterval, "audit-interval", audit.DefaultInterval, "time between audit passes (suggested policies, red connections, unlabeled namespaces); 0 disables the audit loop")
 	fs.DurationVar(&o.AuditDebounce, "audit-debounce", audit.DefaultDebounce, "delay between a relevant cluster change (workload, policy, namespace label, Service) and the audit pass it causes")
@@ -407,6 +409,7 @@ func (o *ServeOptions) addWebhook(ctx context.Context, mgr manager.Manager, clus
 		GlobalMode:    mode,
 		Namespace:     o.Namespace,
 		MaxConcurrent: o.WebhookMaxConcurrency,
+		EdgeCacheTTL:  o.WebhookEdgeCacheTTL,
 		EventRecorder: mgr.GetEventRecorder("redline"),
 		Registerer:    ctrlmetrics.Registry,
 		Logger:        logger,
