@@ -219,6 +219,16 @@ func checkProperty(t *testing.T, seed uint64, unique bool) (asserted, skipped, s
 		if err != nil {
 			t.Fatalf("seed %d: %v", seed, err)
 		}
+		// The check compiles only the directions it asks about; with the
+		// whole policy it must come to the same rows.
+		in.fullCheck = true
+		full, err := Suggest(in, ch)
+		if err != nil {
+			t.Fatalf("seed %d: %v", seed, err)
+		}
+		if !slices.Equal(s.StillAllowed, full.StillAllowed) || !slices.Equal(s.Warnings, full.Warnings) {
+			t.Errorf("seed %d: %s: still allowed %v, with the whole policy checked %v", seed, w.Key(), s.StillAllowed, full.StillAllowed)
+		}
 		suggestions[w] = s
 		choices[w] = ch
 		policies = append(policies, s.Policy)

@@ -125,6 +125,8 @@ type Input struct {
 	// property test proves it; the audit, which suggests for every
 	// workload on every pass, skips it because it costs most of a pass.
 	SkipSelfCheck bool
+	// fullCheck makes the check compile the whole policy (tests compare).
+	fullCheck bool
 }
 
 // NamespaceLabelNeed says that rows could not be selected because a
@@ -1029,7 +1031,7 @@ func (b *builder) check(rows []Row) error {
 	// else, and the engine judges the peers (not given to NewIndex) by
 	// their labels all the same. Indexing every workload of a large
 	// cluster for one policy cost most of an audit pass.
-	ix, err := netpol.NewIndex(b.namespacesOf(rows), b.dsts, []*networkingv1.NetworkPolicy{b.sug.Policy}, netpol.DefaultOptions())
+	ix, err := netpol.NewIndex(b.namespacesOf(rows), b.dsts, []*networkingv1.NetworkPolicy{b.checkedPolicy(rows)}, netpol.DefaultOptions())
 	if err != nil {
 		return fmt.Errorf("index the generated policy: %w", err)
 	}
@@ -1075,6 +1077,39 @@ func (b *builder) check(rows []Row) error {
 		}
 	}
 	return nil
+}
+
+// checkedPolicy is the generated policy with only the rules of the
+// directions the check asks about: a row is judged on its own direction's
+// side, which the other direction's rules do not touch, and compiling
+// rules costs most of the check. policyTypes, which say what is isolated,
+// stay as they are.
+func (b *builder) checkedPolicy(rows []Row) *networkingv1.NetworkPolicy {
+	var in, out bool
+	note := func(rs []Row) {
+		for _, r := range rs {
+			in = in || r.Direction == netpol.Ingress
+			out = out || r.Direction == netpol.Egress
+		}
+	}
+	note(b.sug.Excluded)
+	note(b.sug.Unselectable)
+	if !b.in.SkipSelfCheck {
+		note(b.sug.Included)
+	}
+	in = in || b.ch.Ingress != RuleObserved
+	out = out || b.ch.Egress != RuleObserved
+	if in && out || len(b.sug.Policy.Spec.PolicyTypes) == 0 || b.in.fullCheck {
+		return b.sug.Policy // (without policyTypes the rules would decide them)
+	}
+	p := *b.sug.Policy
+	if !in {
+		p.Spec.Ingress = nil
+	}
+	if !out {
+		p.Spec.Egress = nil
+	}
+	return &p
 }
 
 // namespacesOf are the namespaces the check needs: the subject's and its
