@@ -192,6 +192,53 @@ type ruleAcc struct {
 	ports    map[portKey]struct{}
 }
 
+// ruleKey is what rows merge into one rule by: their peer.
+type ruleKey struct {
+	kind    byte // 0: every peer; 'p': pods here; 'n': pods in another namespace; 'c': CIDRs
+	a, b, c string
+}
+
+// String is the order rules are written in: every peer, pods of the
+// namespace, pods of other namespaces, CIDRs.
+func (k ruleKey) String() string {
+	switch k.kind {
+	case 'p':
+		return "0pod:" + k.a
+	case 'n':
+		return "1ns:" + k.a + "=" + k.b + "|" + k.c
+	case 'c':
+		return "2cidr:" + k.a
+	}
+	return ""
+}
+
+// peerSpec is a rule's peer, built only when the rule is new: most rows
+// join a rule another row started.
+type peerSpec struct {
+	peers []networkingv1.NetworkPolicyPeer // ready-made (ipBlocks, global rules)
+	// A pod peer selects lbls (borrowed from the Lookup when shared, else
+	// copied) in its namespace, by nsKey=nsVal when that is not the
+	// subject's.
+	pod, shared  bool
+	lbls         map[string]string
+	nsKey, nsVal string
+}
+
+func (s peerSpec) build() []networkingv1.NetworkPolicyPeer {
+	if !s.pod {
+		return s.peers
+	}
+	lbls := s.lbls
+	if !s.shared {
+		lbls = maps(lbls)
+	}
+	p := networkingv1.NetworkPolicyPeer{PodSelector: &metav1.LabelSelector{MatchLabels: lbls}}
+	if s.nsKey != "" {
+		p.NamespaceSelector = &metav1.LabelSelector{MatchLabels: map[string]string{s.nsKey: s.nsVal}}
+	}
+	return []networkingv1.NetworkPolicyPeer{p}
+}
+
 type builder struct {
 	in     Input
 	ch     Choices
@@ -205,7 +252,7 @@ type builder struct {
 	wls  map[flow.Endpoint]*netpol.Workload
 	svcs map[[2]string]*inventory.Service
 
-	rules    map[netpol.Direction]map[string]*ruleAcc
+	rules    map[netpol.Direction]map[ruleKey]*ruleAcc
 	excluded map[Row]bool
 	incAddr  map[netip.Addr]bool
 	via      map[Row][]flow.Endpoint // ingress rows reached through a Service
@@ -399,7 +446,7 @@ func (b *builder) index() {
 		l = NewLookup(b.in.Inventory)
 	}
 	b.nss, b.wls, b.svcs, b.lookup = l.nss, l.wls, l.svcs, l
-	b.rules = map[netpol.Direction]map[string]*ruleAcc{netpol.Ingress: {}, netpol.Egress: {}}
+	b.rules = map[netpol.Direction]map[ruleKey]*ruleAcc{netpol.Ingress: {}, netpol.Egress: {}}
 	b.excluded = make(map[Row]bool, len(b.ch.Exclude))
 	for _, r := range b.ch.Exclude {
 		b.excluded[normRow(r)] = true
@@ -550,7 +597,7 @@ func (b *builder) addRow(r Row) bool {
 	if r.Direction == netpol.Egress && r.Port == 53 && b.isDNS(r.Peer) && b.ch.Egress != RuleAllowAll {
 		return true // the DNS rule, always added, covers it
 	}
-	peers, key, ok := b.peer(r)
+	spec, key, ok := b.peer(r)
 	if !ok {
 		return false
 	}
@@ -583,46 +630,21 @@ func (b *builder) addRow(r Row) bool {
 		b.warnf("%s: the Service's named target port is declared by no backing pod", r)
 		return false
 	}
-	acc := b.acc(r.Direction, key, peers)
+	acc := b.acc(r.Direction, key, spec)
 	for _, p := range ports {
 		acc.ports[p] = struct{}{}
 	}
 	return true
 }
 
-// acc is the rule of a peer key, started with peers (copied: their
-// selectors' label maps are borrowed from the inventory) when new.
-func (b *builder) acc(dir netpol.Direction, key string, peers []networkingv1.NetworkPolicyPeer) *ruleAcc {
+// acc is the rule of a peer key, started with the spec's peers when new.
+func (b *builder) acc(dir netpol.Direction, key ruleKey, spec peerSpec) *ruleAcc {
 	acc := b.rules[dir][key]
 	if acc == nil {
-		owned := make([]networkingv1.NetworkPolicyPeer, len(peers))
-		for i, p := range peers {
-			owned[i] = ownPeer(p)
-		}
-		acc = &ruleAcc{peers: owned, ports: map[portKey]struct{}{}}
+		acc = &ruleAcc{peers: spec.build(), ports: map[portKey]struct{}{}}
 		b.rules[dir][key] = acc
 	}
 	return acc
-}
-
-// ownPeer copies what a peer may borrow: its selectors. (DeepCopy did the
-// same at several times the cost, in the audit's hot path.)
-func ownPeer(p networkingv1.NetworkPolicyPeer) networkingv1.NetworkPolicyPeer {
-	for _, sel := range []**metav1.LabelSelector{&p.PodSelector, &p.NamespaceSelector} {
-		switch {
-		case *sel == nil:
-		case (*sel).MatchExpressions != nil:
-			*sel = (*sel).DeepCopy()
-		case (*sel).MatchLabels != nil:
-			*sel = &metav1.LabelSelector{MatchLabels: maps((*sel).MatchLabels)}
-		default:
-			*sel = &metav1.LabelSelector{}
-		}
-	}
-	if p.IPBlock != nil {
-		p.IPBlock = p.IPBlock.DeepCopy()
-	}
-	return p
 }
 
 // named is port num, by name when NamedPorts asks for it and every
@@ -705,8 +727,8 @@ func (b *builder) targetNums(svc *inventory.Service, proto corev1.Protocol, port
 	return out
 }
 
-// peer builds the peers of a row and the key rules merge by.
-func (b *builder) peer(r Row) ([]networkingv1.NetworkPolicyPeer, string, bool) {
+// peer finds the peer of a row and the key rules merge by.
+func (b *builder) peer(r Row) (peerSpec, ruleKey, bool) {
 	p := r.Peer
 	switch p.Kind {
 	case flow.EndpointAddress:
@@ -721,66 +743,65 @@ func (b *builder) peer(r Row) ([]networkingv1.NetworkPolicyPeer, string, bool) {
 		return cidrPeers(cidrs)
 	case flow.EndpointNode:
 		b.warnf("%s: a node cannot be selected by a NetworkPolicy; add a manual CIDR rule for its address", r)
-		return nil, "", false
+		return peerSpec{}, ruleKey{}, false
 	case flow.EndpointWorkload:
 	default:
 		b.warnf("%s: unknown peer", r)
-		return nil, "", false
+		return peerSpec{}, ruleKey{}, false
 	}
-	var lbls map[string]string
+	var spec peerSpec
 	var lblStr string
 	if isService(p) {
 		svc := b.svcs[[2]string{p.Namespace, p.Name}]
 		if svc == nil || len(svc.Selector) == 0 {
 			b.warnf("%s: Service %s/%s is unknown or has no selector", r, p.Namespace, p.Name)
-			return nil, "", false
+			return peerSpec{}, ruleKey{}, false
 		}
-		lbls, lblStr = svc.Selector, labelString(svc.Selector)
+		spec.lbls, lblStr = svc.Selector, labelString(svc.Selector)
 	} else {
 		w := b.wls[p]
 		switch {
 		case w == nil:
 			b.warnf("%s: workload not in the inventory", r)
-			return nil, "", false
+			return peerSpec{}, ruleKey{}, false
 		case w.HostNetwork:
 			b.warnf("%s: a host-network workload cannot be selected by a NetworkPolicy; add a manual CIDR rule for its node", r)
-			return nil, "", false
+			return peerSpec{}, ruleKey{}, false
 		}
 		st := b.lookup.stable[w]
-		lbls, lblStr = st.labels, st.str
-		if len(lbls) == 0 {
+		spec.lbls, lblStr, spec.shared = st.labels, st.str, true
+		if len(spec.lbls) == 0 {
 			b.warnf("%s: the peer has no stable labels to select it by", r)
-			return nil, "", false
+			return peerSpec{}, ruleKey{}, false
 		}
 	}
-	peer, key, ok := b.podPeer(p.Namespace, lbls, lblStr, b.key)
+	spec, key, ok := b.podPeer(p.Namespace, spec, lblStr, b.key)
 	if !ok {
 		b.needs[p.Namespace] = append(b.needs[p.Namespace], r)
-		return nil, "", false
+		return peerSpec{}, ruleKey{}, false
 	}
-	return []networkingv1.NetworkPolicyPeer{peer}, key, true
+	return spec, key, true
 }
 
-// podPeer selects pods by labels (lblStr is their labelString) in
-// namespace ns, by namespace label key. The peer borrows lbls: acc copies it
-// when the peer starts a rule.
-func (b *builder) podPeer(ns string, lbls map[string]string, lblStr string, key string) (networkingv1.NetworkPolicyPeer, string, bool) {
-	peer := networkingv1.NetworkPolicyPeer{PodSelector: &metav1.LabelSelector{MatchLabels: lbls}}
+// podPeer selects the pods of spec.lbls (lblStr is their labelString) in
+// namespace ns, by namespace label key.
+func (b *builder) podPeer(ns string, spec peerSpec, lblStr string, key string) (peerSpec, ruleKey, bool) {
+	spec.pod = true
 	if ns == b.ns {
-		return peer, "0pod:" + lblStr, true
+		return spec, ruleKey{kind: 'p', a: lblStr}, true
 	}
 	v, ok := b.nss[ns].Labels[key]
 	if !ok && key == netpol.NamespaceNameLabel {
 		v, ok = ns, true // the API server sets it on every namespace
 	}
 	if !ok {
-		return peer, "", false
+		return spec, ruleKey{}, false
 	}
-	peer.NamespaceSelector = &metav1.LabelSelector{MatchLabels: map[string]string{key: v}}
-	return peer, "1ns:" + key + "=" + v + "|" + lblStr, true
+	spec.nsKey, spec.nsVal = key, v
+	return spec, ruleKey{kind: 'n', a: key, b: v, c: lblStr}, true
 }
 
-func cidrPeers(cidrs []netip.Prefix) ([]networkingv1.NetworkPolicyPeer, string, bool) {
+func cidrPeers(cidrs []netip.Prefix) (peerSpec, ruleKey, bool) {
 	cidrs = slices.Clone(cidrs)
 	for i := range cidrs {
 		cidrs[i] = cidrs[i].Masked()
@@ -798,12 +819,12 @@ func cidrPeers(cidrs []netip.Prefix) ([]networkingv1.NetworkPolicyPeer, string, 
 		peers = append(peers, networkingv1.NetworkPolicyPeer{IPBlock: &networkingv1.IPBlock{CIDR: c.String()}})
 		keys = append(keys, c.String())
 	}
-	return peers, "2cidr:" + strings.Join(keys, ","), true
+	return peerSpec{peers: peers}, ruleKey{kind: 'c', a: strings.Join(keys, ",")}, true
 }
 
 func (b *builder) addCIDR(dir netpol.Direction, c CIDRRule) {
-	peers, key, _ := cidrPeers([]netip.Prefix{c.CIDR})
-	acc := b.acc(dir, key, peers)
+	spec, key, _ := cidrPeers([]netip.Prefix{c.CIDR})
+	acc := b.acc(dir, key, spec)
 	proto, ok := c.Protocol.Kubernetes()
 	switch {
 	case !ok:
@@ -819,10 +840,10 @@ func (b *builder) addCIDR(dir netpol.Direction, c CIDRRule) {
 func (b *builder) global(dir netpol.Direction, r Rule) {
 	switch r {
 	case RuleAllowNamespace:
-		acc := b.acc(dir, "0pod:*", []networkingv1.NetworkPolicyPeer{{PodSelector: &metav1.LabelSelector{}}})
+		acc := b.acc(dir, ruleKey{kind: 'p', a: "*"}, peerSpec{peers: []networkingv1.NetworkPolicyPeer{{PodSelector: &metav1.LabelSelector{}}}})
 		acc.allPorts = true
 	case RuleAllowAll:
-		acc := b.acc(dir, "", nil)
+		acc := b.acc(dir, ruleKey{}, peerSpec{})
 		acc.allPorts = true
 	}
 }
@@ -868,15 +889,15 @@ func (b *builder) dns() {
 		key = netpol.NamespaceNameLabel
 		b.warnf("cluster DNS: namespace %s lacks label %s; DNS egress selects it by %s", dnsNamespace, b.key, key)
 	}
-	peer, pkey, _ := b.podPeer(dnsNamespace, sel, labelString(sel), key)
-	acc := b.acc(netpol.Egress, pkey, []networkingv1.NetworkPolicyPeer{peer})
+	spec, pkey, _ := b.podPeer(dnsNamespace, peerSpec{lbls: sel}, labelString(sel), key)
+	acc := b.acc(netpol.Egress, pkey, spec)
 	for _, p := range ports {
 		acc.ports[p] = struct{}{}
 	}
 	if b.lookup.nodeLocalDNS {
 		a := b.in.NodeLocalDNSAddr
-		peers, k, _ := cidrPeers([]netip.Prefix{netip.PrefixFrom(a, a.BitLen())})
-		acc := b.acc(netpol.Egress, k, peers)
+		spec, k, _ := cidrPeers([]netip.Prefix{netip.PrefixFrom(a, a.BitLen())})
+		acc := b.acc(netpol.Egress, k, spec)
 		acc.ports[portKey{proto: corev1.ProtocolUDP, num: 53}] = struct{}{}
 		acc.ports[portKey{proto: corev1.ProtocolTCP, num: 53}] = struct{}{}
 	}
@@ -903,12 +924,10 @@ func (b *builder) policy() *networkingv1.NetworkPolicy {
 	if !b.in.Now.IsZero() {
 		np.Annotations[AnnotationGeneratedAt] = b.in.Now.UTC().Format(time.RFC3339)
 	}
-	for _, key := range sortedKeys(b.rules[netpol.Ingress]) {
-		acc := b.rules[netpol.Ingress][key]
+	for _, acc := range sortedRules(b.rules[netpol.Ingress]) {
 		np.Spec.Ingress = append(np.Spec.Ingress, networkingv1.NetworkPolicyIngressRule{From: acc.peers, Ports: acc.render()})
 	}
-	for _, key := range sortedKeys(b.rules[netpol.Egress]) {
-		acc := b.rules[netpol.Egress][key]
+	for _, acc := range sortedRules(b.rules[netpol.Egress]) {
 		np.Spec.Egress = append(np.Spec.Egress, networkingv1.NetworkPolicyEgressRule{To: acc.peers, Ports: acc.render()})
 	}
 	return np
@@ -938,6 +957,24 @@ func (a *ruleAcc) render() []networkingv1.NetworkPolicyPort {
 			p.Port = &v
 		}
 		out = append(out, p)
+	}
+	return out
+}
+
+// sortedRules orders rules by their keys' strings.
+func sortedRules(m map[ruleKey]*ruleAcc) []*ruleAcc {
+	type keyed struct {
+		key string
+		acc *ruleAcc
+	}
+	ks := make([]keyed, 0, len(m))
+	for k, acc := range m {
+		ks = append(ks, keyed{k.String(), acc})
+	}
+	slices.SortFunc(ks, func(a, b keyed) int { return strings.Compare(a.key, b.key) })
+	out := make([]*ruleAcc, len(ks))
+	for i, k := range ks {
+		out[i] = k.acc
 	}
 	return out
 }
