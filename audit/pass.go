@@ -12,7 +12,6 @@ package audit
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -565,17 +564,14 @@ func configMap(w *netpol.Workload, sug suggest.Suggestion, red []RedConnection, 
 	if len(policyYAML) > maxConfigMapData {
 		return corev1.ConfigMap{}, fmt.Errorf("the suggested policy is %d bytes, more than a ConfigMap holds (%d): the workload talks with too many peers to list them one by one; consider a global rule (allow-namespace) for it", len(policyYAML), maxConfigMapData)
 	}
-	reportJSON, err := json.MarshalIndent(rep, "", "  ")
-	if err != nil {
-		return corev1.ConfigMap{}, fmt.Errorf("render report of %s: %w", w.Key(), err)
-	}
+	// appendReportJSON writes what json.MarshalIndent(rep, "", "  ")
+	// would, several times faster.
+	reportJSON := append(appendReportJSON(nil, &rep), '\n')
 	if len(policyYAML)+len(reportJSON) > maxConfigMapData {
 		// The report's tables are what grows: keep the summary.
 		rep.TrafficTotal, rep.RedTotal = len(rep.Traffic), len(rep.Red)
 		rep.Traffic, rep.Red, rep.Truncated = nil, []RedConnection{}, true
-		if reportJSON, err = json.MarshalIndent(rep, "", "  "); err != nil {
-			return corev1.ConfigMap{}, fmt.Errorf("render report of %s: %w", w.Key(), err)
-		}
+		reportJSON = append(appendReportJSON(nil, &rep), '\n')
 	}
 	return corev1.ConfigMap{
 		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
@@ -585,6 +581,6 @@ func configMap(w *netpol.Workload, sug suggest.Suggestion, red []RedConnection, 
 			Labels:      map[string]string{suggest.LabelManagedBy: ManagedByValue},
 			Annotations: map[string]string{AnnotationGeneratedAt: in.Now.UTC().Format(time.RFC3339)},
 		},
-		Data: map[string]string{KeyPolicy: string(policyYAML), KeyReport: string(reportJSON) + "\n"},
+		Data: map[string]string{KeyPolicy: string(policyYAML), KeyReport: string(reportJSON)},
 	}, nil
 }

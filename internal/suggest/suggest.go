@@ -144,6 +144,9 @@ func (n NamespaceLabelNeed) Message() string {
 
 // Suggestion is a generated policy and what became of every row.
 type Suggestion struct {
+	// Policy is the generated policy. Its pod selectors may share label
+	// maps with the Lookup it was made with (and so with other
+	// suggestions made with it): treat it as read-only, or DeepCopy it.
 	Policy *networkingv1.NetworkPolicy
 	// Included rows are allowed by the policy; Excluded rows are left out
 	// by choice or by default (addresses); Unselectable rows cannot be
