@@ -522,15 +522,8 @@ func (b *builder) backends(svc *inventory.Service) []*netpol.Workload {
 
 // rows lists the table rows, deduplicated and sorted.
 func (b *builder) rows() []Row {
-	seen := map[Row]bool{}
-	var out []Row
-	add := func(r Row) {
-		r = normRow(r)
-		if !seen[r] {
-			seen[r] = true
-			out = append(out, r)
-		}
-	}
+	out := make([]Row, 0, len(b.in.Ingress)+len(b.in.Egress))
+	add := func(r Row) { out = append(out, normRow(r)) }
 	for _, e := range b.in.Ingress {
 		r := Row{Direction: netpol.Ingress, Peer: e.Src, Protocol: e.Protocol, Port: e.Port}
 		if b.isSubject(e.Src) {
@@ -550,8 +543,7 @@ func (b *builder) rows() []Row {
 		}
 		add(Row{Direction: netpol.Egress, Peer: e.Dst, Protocol: e.Protocol, Port: e.Port})
 	}
-	sortRows(out)
-	return out
+	return sortRows(out, true)
 }
 
 func (b *builder) isSubject(e flow.Endpoint) bool {
@@ -566,11 +558,13 @@ func (b *builder) isSubject(e flow.Endpoint) bool {
 	return false
 }
 
-// sortRows orders rows by direction, peer (as written), protocol and port.
-// The peers' strings are built once, not per comparison.
-func sortRows(rs []Row) {
+// sortRows orders rows by direction, peer (as written), protocol and port,
+// rows that read the same (an address seen with two classes) in the order
+// given, and drops repeated rows when dedup. The peers' strings are built
+// once, not per comparison. It returns the rows, sorted in place.
+func sortRows(rs []Row, dedup bool) []Row {
 	if len(rs) < 2 {
-		return
+		return rs
 	}
 	type keyed struct {
 		row  Row
@@ -581,12 +575,33 @@ func sortRows(rs []Row) {
 		ks[i] = keyed{r, r.Peer.String()}
 	}
 	slices.SortStableFunc(ks, func(a, b keyed) int {
-		return cmp.Or(cmp.Compare(a.row.Direction, b.row.Direction), cmp.Compare(a.peer, b.peer),
-			cmp.Compare(a.row.Protocol, b.row.Protocol), cmp.Compare(a.row.Port, b.row.Port))
+		if a.row.Direction != b.row.Direction {
+			return strings.Compare(string(a.row.Direction), string(b.row.Direction))
+		}
+		if c := strings.Compare(a.peer, b.peer); c != 0 {
+			return c
+		}
+		if a.row.Protocol != b.row.Protocol {
+			return cmp.Compare(a.row.Protocol, b.row.Protocol)
+		}
+		return cmp.Compare(a.row.Port, b.row.Port)
 	})
-	for i := range ks {
-		rs[i] = ks[i].row
+	out := rs[:0]
+	for i, k := range ks {
+		// Equal rows read the same: look back over the run that does.
+		dup := false
+		for j := i - 1; dedup && j >= 0 && ks[j].peer == k.peer && ks[j].row.Direction == k.row.Direction &&
+			ks[j].row.Protocol == k.row.Protocol && ks[j].row.Port == k.row.Port; j-- {
+			if ks[j].row == k.row {
+				dup = true
+				break
+			}
+		}
+		if !dup {
+			out = append(out, k.row)
+		}
 	}
+	return out
 }
 
 // addRow adds the rule for an included row; false when it cannot be
@@ -1193,14 +1208,13 @@ func (b *builder) namespacesOf(rows []Row) []netpol.Namespace {
 func (b *builder) finish() {
 	s := &b.sug
 	for _, rs := range []*[]Row{&s.Included, &s.Excluded, &s.Unselectable, &s.StillAllowed} {
-		sortRows(*rs)
+		*rs = sortRows(*rs, false)
 	}
 	for _, r := range s.StillAllowed {
 		b.warnf("%s: excluded but still allowed: an included rule, the DNS rule or a global rule selects the peer too", r)
 	}
 	for _, ns := range sortedKeys(b.needs) {
-		rows := b.needs[ns]
-		sortRows(rows)
+		rows := sortRows(b.needs[ns], false)
 		n := NamespaceLabelNeed{Namespace: ns, Key: b.key, Rows: rows}
 		s.NeedsLabel = append(s.NeedsLabel, n)
 		b.warnf("%s", n.Message())

@@ -1,6 +1,7 @@
 package suggest
 
 import (
+	"cmp"
 	"errors"
 	"net/netip"
 	"slices"
@@ -368,5 +369,61 @@ func TestUnselectablePeersAndSubjects(t *testing.T) {
 	}
 	if errs := netpol.Validate(s.Policy); len(errs) > 0 {
 		t.Error(errs)
+	}
+}
+
+// TestRowsDeduplicated: edges that make the same row (an address seen as
+// IPv4 and as IPv4-mapped IPv6; a client reaching the subject directly and
+// through its Service) are one row; an address seen with two classes is
+// two, in the order first seen; rows come sorted.
+func TestRowsDeduplicated(t *testing.T) {
+	inv := fixture()
+	web := we("shop", "Deployment", "web")
+	agent := we("shop", "DaemonSet", "log-agent")
+	var svc flow.Endpoint
+	for _, w := range inv.Workloads {
+		if ep := we(w.Namespace, w.Kind, w.Name); ep == web {
+			if s := ServicesSelecting(inv, w); len(s) > 0 {
+				svc = s[0]
+			}
+		}
+	}
+	if svc == (flow.Endpoint{}) {
+		t.Fatal("the fixture has no Service selecting web")
+	}
+	edges := []flow.Edge{
+		edge(web, addrEP("203.0.113.7", flow.ClassExternal, ""), tcp, 443, nil),
+		edge(web, addrEP("::ffff:203.0.113.7", flow.ClassExternal, ""), tcp, 443, nil),
+		edge(web, addrEP("203.0.113.7", flow.ClassAliased, "proxies"), tcp, 443, nil),
+		edge(agent, web, tcp, 8080, nil),
+		edge(agent, svc, tcp, 8080, nil),
+		edge(web, we("shop", "StatefulSet", "db"), tcp, 5432, nil),
+	}
+	s, err := Suggest(input(inv, web, edges...), Choices{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := slices.Concat(s.Included, s.Excluded, s.Unselectable)
+	var egress443, agentRows int
+	for _, r := range all {
+		if r.Direction == netpol.Egress && r.Port == 443 {
+			egress443++
+		}
+		if r.Peer == agent {
+			agentRows++
+		}
+	}
+	if egress443 != 2 || agentRows != 1 {
+		t.Errorf("rows %v: %d rows to 203.0.113.7:443 (want 2: two classes), %d rows from log-agent (want 1)", all, egress443, agentRows)
+	}
+	if ex := s.Excluded; len(ex) != 2 || ex[0].Peer.Class != flow.ClassExternal || ex[1].Peer.Class != flow.ClassAliased {
+		t.Errorf("excluded %v: want the external then the aliased address", ex)
+	}
+	for _, list := range [][]Row{s.Included, s.Excluded} {
+		if !slices.IsSortedFunc(list, func(a, b Row) int {
+			return cmp.Or(strings.Compare(string(a.Direction), string(b.Direction)), strings.Compare(a.Peer.String(), b.Peer.String()))
+		}) {
+			t.Errorf("rows not sorted: %v", list)
+		}
 	}
 }
