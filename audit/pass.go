@@ -226,7 +226,10 @@ func Pass(ctx context.Context, in PassInput) (PassResult, error) {
 		memoNext = in.Memo.begin(memoContext{inventory: inv.Fingerprint(), window: in.Window,
 			source: cmp.Or(in.Source, "redline audit"), labelKey: in.NamespaceLabelKey})
 	}
-	var redAll map[RedConnection]bool
+	// redAll has every red edge's connection with its namespaces; two
+	// edges can read the same (an address seen with two classes): sorted
+	// and compacted at the end.
+	var redAll []redOf
 	redByNS := map[string]int{}
 	unlabeled := map[string]map[string]bool{}
 	from := in.Now.Add(-in.Window)
@@ -235,7 +238,6 @@ func Pass(ctx context.Context, in PassInput) (PassResult, error) {
 		return res, fmt.Errorf("audit pass: read edges: %w", err)
 	}
 	judged = make(map[flow.EdgeKey]judgement, edgeCount(edges))
-	redAll = make(map[RedConnection]bool, edgeCount(edges)/2)
 	var inPtr, outPtr []*flow.Edge // reused from workload to workload
 	for _, w := range inv.Workloads {
 		if err := ctx.Err(); err != nil {
@@ -266,14 +268,8 @@ func Pass(ctx context.Context, in PassInput) (PassResult, error) {
 							res.Disagreements[e.EdgeKey] = n
 						}
 					}
-					if j.red && !redAll[j.rc] {
-						redAll[j.rc] = true
-						if ns := e.Src.Namespace; ns != "" {
-							redByNS[ns]++
-						}
-						if ns := e.Dst.Namespace; ns != "" && ns != e.Src.Namespace {
-							redByNS[ns]++
-						}
+					if j.red {
+						redAll = append(redAll, redOf{j.rc, e.Src.Namespace, e.Dst.Namespace})
 					}
 				}
 				if j.red {
@@ -337,10 +333,17 @@ func Pass(ctx context.Context, in PassInput) (PassResult, error) {
 			s.SuggestedPolicies++
 		}
 	}
-	for rc := range redAll {
-		res.Red = append(res.Red, rc)
+	slices.SortFunc(redAll, func(a, b redOf) int { return redCmp(a.rc, b.rc) })
+	redAll = slices.CompactFunc(redAll, func(a, b redOf) bool { return a.rc == b.rc })
+	for _, r := range redAll {
+		res.Red = append(res.Red, r.rc)
+		if r.srcNS != "" {
+			redByNS[r.srcNS]++
+		}
+		if r.dstNS != "" && r.dstNS != r.srcNS {
+			redByNS[r.dstNS]++
+		}
 	}
-	slices.SortFunc(res.Red, redCmp)
 	for ns, ws := range unlabeled {
 		u := UnlabeledNamespace{Namespace: ns, Key: key}
 		for w := range ws {
@@ -376,7 +379,7 @@ func Pass(ctx context.Context, in PassInput) (PassResult, error) {
 type passer struct {
 	inv   *inventory.Inventory
 	ix    *netpol.Index
-	byKey map[string]*netpol.Workload
+	byKey map[flow.Endpoint]*netpol.Workload
 	// services and backends map a Service endpoint to the Service and the
 	// workloads it selects, built once per pass: looking them up per edge
 	// would cost a scan of every workload.
@@ -387,7 +390,7 @@ type passer struct {
 func newPasser(inv *inventory.Inventory, ix *netpol.Index) *passer {
 	p := &passer{
 		inv: inv, ix: ix,
-		byKey:    make(map[string]*netpol.Workload, len(inv.Workloads)),
+		byKey:    make(map[flow.Endpoint]*netpol.Workload, len(inv.Workloads)),
 		services: make(map[flow.Endpoint]*inventory.Service, len(inv.Services)),
 		backends: map[flow.Endpoint][]*netpol.Workload{},
 	}
@@ -400,7 +403,7 @@ func newPasser(inv *inventory.Inventory, ix *netpol.Index) *passer {
 		}
 	}
 	for _, w := range inv.Workloads {
-		p.byKey[w.Namespace+"/"+w.Kind+"/"+w.Name] = w
+		p.byKey[flow.WorkloadEndpoint(w.Namespace, w.Kind, w.Name)] = w
 		for _, s := range byNS[w.Namespace] {
 			if s.Selects(w.Labels) {
 				ep := inventory.ServiceEndpoint(s.Namespace, s.Name)
@@ -435,6 +438,12 @@ func redCmp(a, b RedConnection) int {
 		return c
 	}
 	return cmp.Compare(a.Port, b.Port)
+}
+
+// redOf is a red connection and the namespaces of its ends.
+type redOf struct {
+	rc           RedConnection
+	srcNS, dstNS string
 }
 
 // judgement is what the pass found about an edge.
@@ -478,7 +487,7 @@ func (p *passer) judge(e *flow.Edge) judgement {
 func (p *passer) endpoint(e flow.Endpoint) netpol.Endpoint {
 	switch e.Kind {
 	case flow.EndpointWorkload:
-		if w := p.byKey[e.Namespace+"/"+e.WorkloadKind+"/"+e.Name]; w != nil {
+		if w := p.byKey[flow.Endpoint{Kind: flow.EndpointWorkload, Namespace: e.Namespace, WorkloadKind: e.WorkloadKind, Name: e.Name}]; w != nil {
 			return netpol.WorkloadEndpoint(w)
 		}
 	case flow.EndpointAddress:
