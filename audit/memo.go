@@ -30,7 +30,7 @@ type Memo struct {
 
 // memoContext is what every workload's ConfigMap depends on.
 type memoContext struct {
-	inventory        uint64 // inventory.Fingerprint
+	inventory        uint64 // inventory.FingerprintWithoutPolicies
 	window           time.Duration
 	source, labelKey string
 }

@@ -223,7 +223,9 @@ func Pass(ctx context.Context, in PassInput) (PassResult, error) {
 	var judged map[flow.EdgeKey]judgement
 	var memoNext map[string]memoEntry
 	if in.Memo != nil {
-		memoNext = in.Memo.begin(memoContext{inventory: inv.Fingerprint(), window: in.Window,
+		// Policies are not in the context: they change what is red,
+		// which each workload's digest holds, not the suggestions.
+		memoNext = in.Memo.begin(memoContext{inventory: inv.FingerprintWithoutPolicies(), window: in.Window,
 			source: cmp.Or(in.Source, "redline audit"), labelKey: in.NamespaceLabelKey})
 	}
 	// redAll has every red edge's connection with its namespaces; two

@@ -16,7 +16,14 @@ var fingerprintSeed = maphash.MakeSeed()
 // not change it, so a consumer can keep what it derived from an inventory
 // (the audit's last pass, the webhook's compiled policies) across the many
 // snapshots pod churn makes. Equal within one process only.
-func (inv *Inventory) Fingerprint() uint64 {
+func (inv *Inventory) Fingerprint() uint64 { return inv.fingerprint(true) }
+
+// FingerprintWithoutPolicies is Fingerprint of everything but the
+// NetworkPolicies: what a suggestion depends on (a suggestion is made from
+// traffic and labels, whatever policies exist).
+func (inv *Inventory) FingerprintWithoutPolicies() uint64 { return inv.fingerprint(false) }
+
+func (inv *Inventory) fingerprint(policies bool) uint64 {
 	var h maphash.Hash
 	h.SetSeed(fingerprintSeed)
 	str := func(s string) { h.WriteString(s); h.WriteByte(0) }
@@ -42,6 +49,9 @@ func (inv *Inventory) Fingerprint() uint64 {
 		fmt.Fprint(&h, s.Ports)
 	}
 	for _, p := range inv.Policies {
+		if !policies {
+			break
+		}
 		str(p.Namespace + "/" + p.Name)
 		if p.ResourceVersion != "" {
 			str(p.ResourceVersion)
