@@ -46,6 +46,9 @@ func treeYAML(p *networkingv1.NetworkPolicy) ([]byte, error) {
 	if out, ok := fastYAML(obj); ok {
 		return out, nil
 	}
+	if out, ok := stableYAML(obj); ok {
+		return out, nil
+	}
 	out, err := yaml.Marshal(obj)
 	if err != nil {
 		return nil, fmt.Errorf("render policy %s/%s: %w", p.Namespace, p.Name, err)

@@ -7,31 +7,53 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // fastYAML renders the generic JSON tree of a policy exactly as
-// sigs.k8s.io/yaml (yaml.v2) would — keys sorted, lists unindented under
-// their key, two spaces per level — about twenty times faster, because the
-// audit renders a policy for every workload of the cluster on every pass.
-// It covers what policies hold (maps, lists of maps or scalars, strings,
-// integers, booleans); for anything else, and for a string whose YAML form
-// it cannot be sure of, it reports false and the caller takes the slow
-// path. TestFastYAMLMatchesSigsYAML holds it to that.
+// sigs.k8s.io/yaml (yaml.v2) would — keys sorted in yaml.v2's order
+// (sortKeys), lists unindented under their key, two spaces per level —
+// about twenty times faster, because the audit renders a policy for every
+// workload of the cluster on every pass. It covers what policies hold
+// (maps, lists of maps or scalars, strings, integers, booleans); for
+// anything else, for a string whose YAML form it cannot be sure of, and
+// for keys yaml.v2 has no one order for, it reports false and the caller
+// takes the slow path. TestFastYAMLMatchesSigsYAML holds it to that.
 func fastYAML(obj map[string]any) ([]byte, bool) {
+	return treeWriter{}.write(obj)
+}
+
+// stableYAML is fastYAML but for keys yaml.v2 has no one order for, which
+// it writes in byte order. sigs.k8s.io/yaml writes those in an order that
+// changes from run to run (it depends on map iteration), and the audit
+// would rewrite the ConfigMap on every pass.
+func stableYAML(obj map[string]any) ([]byte, bool) {
+	return treeWriter{byteOrderWhenAmbiguous: true}.write(obj)
+}
+
+type treeWriter struct{ byteOrderWhenAmbiguous bool }
+
+func (t treeWriter) write(obj map[string]any) ([]byte, bool) {
 	var b bytes.Buffer
 	b.Grow(4096)
-	if len(obj) == 0 || !writeMap(&b, obj, 0, false) {
+	if len(obj) == 0 || !t.writeMap(&b, obj, 0, false) {
 		return nil, false
 	}
 	return b.Bytes(), true
 }
 
-func writeMap(b *bytes.Buffer, m map[string]any, indent int, inline bool) bool {
+func (t treeWriter) writeMap(b *bytes.Buffer, m map[string]any, indent int, inline bool) bool {
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)
 	}
-	sortKeys(keys)
+	if !sortKeys(keys) {
+		if !t.byteOrderWhenAmbiguous {
+			return false
+		}
+		slices.Sort(keys)
+	}
 	for i, k := range keys {
 		if i > 0 || !inline {
 			writeIndent(b, indent)
@@ -47,7 +69,7 @@ func writeMap(b *bytes.Buffer, m map[string]any, indent int, inline bool) bool {
 				continue
 			}
 			b.WriteByte('\n')
-			if !writeMap(b, v, indent+2, false) {
+			if !t.writeMap(b, v, indent+2, false) {
 				return false
 			}
 		case []any:
@@ -56,7 +78,7 @@ func writeMap(b *bytes.Buffer, m map[string]any, indent int, inline bool) bool {
 				continue
 			}
 			b.WriteByte('\n')
-			if !writeList(b, v, indent) {
+			if !t.writeList(b, v, indent) {
 				return false
 			}
 		default:
@@ -70,7 +92,7 @@ func writeMap(b *bytes.Buffer, m map[string]any, indent int, inline bool) bool {
 	return true
 }
 
-func writeList(b *bytes.Buffer, l []any, indent int) bool {
+func (t treeWriter) writeList(b *bytes.Buffer, l []any, indent int) bool {
 	for _, item := range l {
 		writeIndent(b, indent)
 		b.WriteString("- ")
@@ -80,7 +102,7 @@ func writeList(b *bytes.Buffer, l []any, indent int) bool {
 				b.WriteString("{}\n")
 				continue
 			}
-			if !writeMap(b, v, indent+2, true) {
+			if !t.writeMap(b, v, indent+2, true) {
 				return false
 			}
 		case []any:
@@ -95,12 +117,142 @@ func writeList(b *bytes.Buffer, l []any, indent int) bool {
 	return true
 }
 
-// sortKeys orders a map's keys as fastYAML (and typedPolicyYAML) writes
-// them: in byte order. yaml.v2 orders runs of digits by value (a9 before
-// a10), so for a map with such keys the two disagree; byte order is kept,
-// as what YAML renders for a policy must not change under the audit.
-func sortKeys(keys []string) {
-	slices.Sort(keys)
+// sortKeys orders a map's keys as yaml.v2 writes them, which is not byte
+// order: yaml.v2 (keyList.Less in its sorter.go) sorts string keys in a
+// "natural" order, so labels a9 and a10 come out a9 first. It reports
+// false when yaml.v2 has no one order for the keys, for its comparison is
+// not transitive: a9 < a10 (9 < 10), a10 < a1b (a digit before a letter),
+// a1b < a9 (1 < 9). For such keys sort.Sort's result, and so what
+// sigs.k8s.io/yaml writes, depends on the order map iteration hands them
+// over; the caller takes the slow path.
+func sortKeys(keys []string) bool {
+	if len(keys) < 2 {
+		return true
+	}
+	slices.SortFunc(keys, yamlKeyCompare)
+	// Without digits, and without runes beyond ASCII (among which other
+	// digits, and U+FFFD for any invalid byte), the order is lexicographic
+	// over a total order of bytes: nothing to check.
+	plainBytes := true
+	for _, k := range keys {
+		for i := 0; i < len(k) && plainBytes; i++ {
+			plainBytes = (k[i] < '0' || k[i] > '9') && k[i] < utf8.RuneSelf
+		}
+	}
+	if plainBytes {
+		return true
+	}
+	// The comparison is total but for ties, so the sorted keys are
+	// yaml.v2's one order exactly when every pair of them is in order
+	// (otherwise there is a cycle, or a tie). Label maps are small: the
+	// quadratic check costs little.
+	for i, a := range keys {
+		for _, b := range keys[i+1:] {
+			if yamlKeyCompare(a, b) >= 0 {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// yamlKeyCompare is yaml.v2's keyList.Less for two string keys, as a
+// comparison: -1 when Less(a, b), 1 when Less(b, a), 0 when neither
+// (distinct strings tie only when invalid bytes make them the same runes).
+// It walks the runes of the two strings (invalid bytes read as U+FFFD, as
+// []rune has it) and at the first rune that differs:
+//   - two letters (unicode.IsLetter) compare as code points: Z before a;
+//   - a non-letter comes before a letter: 9, _ and ~ before A;
+//   - else it reads the run of digits (unicode.IsDigit) that starts there
+//     in each string, as a decimal number in an int64 that wraps, each
+//     digit worth its code point minus '0' (so a non-ASCII digit is worth
+//     thousands). When either rune is '0' and the equal runes before end
+//     in digits not all '0', a 1 is put in front of both runs, so that
+//     a100 comes after a19. A non-digit reads as an empty run (0, or 1):
+//     punctuation comes before digits, ':' before '0' too. The smaller
+//     number comes first; on equal numbers the shorter run (a1 before
+//     a01); on equal runs the smaller code point.
+//
+// A string that is a prefix of the other comes first.
+func yamlKeyCompare(a, b string) int {
+	// nonZero: the equal runes so far end in digits, not all '0'.
+	nonZero := false
+	i, j := 0, 0
+	for i < len(a) && j < len(b) {
+		ra, wa := decodeRune(a[i:])
+		rb, wb := decodeRune(b[j:])
+		if ra == rb {
+			if unicode.IsDigit(ra) {
+				nonZero = nonZero || ra != '0'
+			} else {
+				nonZero = false
+			}
+			i, j = i+wa, j+wb
+			continue
+		}
+		al, bl := unicode.IsLetter(ra), unicode.IsLetter(rb)
+		switch {
+		case al && bl:
+			return compareInts(ra, rb)
+		case al:
+			return 1
+		case bl:
+			return -1
+		}
+		var an, bn int64
+		if (ra == '0' || rb == '0') && nonZero {
+			an, bn = 1, 1
+		}
+		an, alen := digitRun(a[i:], an)
+		bn, blen := digitRun(b[j:], bn)
+		if c := compareInts(an, bn); c != 0 {
+			return c
+		}
+		if c := compareInts(alen, blen); c != 0 {
+			return c
+		}
+		return compareInts(ra, rb)
+	}
+	switch {
+	case i < len(a):
+		return 1
+	case j < len(b):
+		return -1
+	}
+	return 0
+}
+
+// digitRun reads the digits s starts with into n as keyList.Less does, and
+// returns it with the number of digits.
+func digitRun(s string, n int64) (int64, int) {
+	count := 0
+	for len(s) > 0 {
+		r, w := decodeRune(s)
+		if !unicode.IsDigit(r) {
+			break
+		}
+		n = n*10 + int64(r-'0')
+		count++
+		s = s[w:]
+	}
+	return n, count
+}
+
+func decodeRune(s string) (rune, int) {
+	if s[0] < utf8.RuneSelf {
+		return rune(s[0]), 1
+	}
+	return utf8.DecodeRuneInString(s)
+}
+
+func compareInts[T int | int64 | rune](x, y T) int {
+	switch {
+	case x < y:
+		return -1
+	case x > y:
+		return 1
+	}
+	return 0
 }
 
 func writeIndent(b *bytes.Buffer, n int) {

@@ -266,7 +266,9 @@ func (w *policyWriter) stringList(b []byte, ind int, name string, l []string) []
 	return b
 }
 
-// stringMap writes an omitempty map of strings, keys sorted.
+// stringMap writes an omitempty map of strings, keys sorted as yaml.v2
+// sorts them (sortKeys: not byte order), or notes that their order is not
+// yaml.v2's to give.
 func (w *policyWriter) stringMap(b []byte, ind int, name string, m map[string]string) []byte {
 	if len(m) == 0 {
 		return b
@@ -286,7 +288,10 @@ func (w *policyWriter) stringMap(b []byte, ind int, name string, m map[string]st
 			small[n] = k
 			n++
 		}
-		sortKeys(small[:n])
+		if !sortKeys(small[:n]) {
+			w.ok = false
+			return b
+		}
 		for _, k := range small[:n] {
 			b = w.entry(b, ind+2, k, m[k])
 		}
@@ -296,9 +301,12 @@ func (w *policyWriter) stringMap(b []byte, ind int, name string, m map[string]st
 	for k := range m {
 		keys = append(keys, k)
 	}
-	sortKeys(keys)
-	for _, k := range keys {
-		b = w.entry(b, ind+2, k, m[k])
+	if sortKeys(keys) {
+		for _, k := range keys {
+			b = w.entry(b, ind+2, k, m[k])
+		}
+	} else {
+		w.ok = false
 	}
 	clear(keys) // the pooled slice keeps no strings alive
 	w.keys = keys[:0]

@@ -3,6 +3,7 @@ package suggest
 import (
 	"bytes"
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"testing"
@@ -13,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"sigs.k8s.io/yaml"
 )
 
 // TestTypedYAMLMatchesTree: YAML, which writes most policies straight from
@@ -67,6 +69,61 @@ func TestTypedYAMLLabelPairs(t *testing.T) {
 		}
 	}
 	t.Logf("%d of %d label pairs written from the policy's fields", typed, len(trickyStrings)*len(trickyStrings))
+
+	// Labels, annotations and selectors of several keys, whose order is
+	// yaml.v2's (not byte order): every two keys of orderKeys with a third,
+	// then maps of 3 to 10 keys, mostly orderKeys.
+	typed, n := 0, 0
+	for i, k1 := range orderKeys {
+		for j, k2 := range orderKeys[i+1:] {
+			n++
+			labels := map[string]string{k1: "a", k2: "b", "app": "web"}
+			match := map[string]string{k1: orderKeys[j], k2: k1}
+			if checkTyped(t, typedPolicyWithLabels(labels, match)) {
+				typed++
+			}
+		}
+	}
+	t.Logf("%d of %d maps of two orderKeys and app written from the policy's fields", typed, n)
+	if typed < n/2 {
+		t.Errorf("only %d of %d maps of two orderKeys took the typed path", typed, n)
+	}
+	r := rand.New(rand.NewPCG(5, 3))
+	typed, n = 0, 5000
+	for range n {
+		labels, match := map[string]string{}, map[string]string{}
+		for _, k := range multiKeys(r.IntN, 3+r.IntN(8)) {
+			labels[k] = commonStrings[r.IntN(len(commonStrings))]
+		}
+		for _, k := range multiKeys(r.IntN, 2+r.IntN(4)) {
+			match[k] = commonStrings[r.IntN(len(commonStrings))]
+		}
+		if checkTyped(t, typedPolicyWithLabels(labels, match)) {
+			typed++
+		}
+	}
+	t.Logf("%d of %d policies with maps of 3 to 10 keys written from the policy's fields", typed, n)
+	if typed < n/20 {
+		t.Errorf("only %d of %d policies with maps of several keys took the typed path", typed, n)
+	}
+}
+
+// typedPolicyWithLabels is a policy whose labels and annotations hold
+// labels, and whose selectors hold match.
+func typedPolicyWithLabels(labels, match map[string]string) *networkingv1.NetworkPolicy {
+	annotations := map[string]string{AnnotationWindow: "24h0m0s"}
+	for k, v := range labels {
+		annotations[k] = v
+	}
+	sel := &metav1.LabelSelector{MatchLabels: match}
+	return &networkingv1.NetworkPolicy{
+		ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: "shop", Labels: labels, Annotations: annotations},
+		Spec: networkingv1.NetworkPolicySpec{
+			PodSelector: metav1.LabelSelector{MatchLabels: labels},
+			PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress},
+			Ingress:     []networkingv1.NetworkPolicyIngressRule{{From: []networkingv1.NetworkPolicyPeer{{NamespaceSelector: sel, PodSelector: sel}}}},
+		},
+	}
 }
 
 // typedPolicyWithLabel is policyWithLabel's policy, and more: the strings
@@ -94,11 +151,13 @@ func typedPolicyWithLabel(k, v string) *networkingv1.NetworkPolicy {
 }
 
 func FuzzPolicyYAML(f *testing.F) {
-	f.Add([]byte{}, "app", "web", "10.0.0.0/8")
-	f.Add([]byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}, "a b", "yes", "2026-11-26T07:00:00Z")
-	f.Add(bytes.Repeat([]byte{3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5, 8, 9, 7, 9}, 8), "8080", "", "redline audit")
-	f.Add(bytes.Repeat([]byte{255, 0, 128, 7}, 40), "0x1f", "ünïcode", "line\nbreak")
-	f.Fuzz(func(t *testing.T, data []byte, a, b, c string) {
+	f.Add([]byte{}, "app", "web", "10.0.0.0/8", "tier", "Z")
+	f.Add([]byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}, "a b", "yes", "2026-11-26T07:00:00Z", "_a", "A")
+	f.Add(bytes.Repeat([]byte{3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5, 8, 9, 7, 9}, 8), "8080", "", "redline audit", "node-1", "node-01")
+	f.Add(bytes.Repeat([]byte{255, 0, 128, 7}, 40), "0x1f", "ünïcode", "line\nbreak", "a9", "a10")
+	f.Add(bytes.Repeat([]byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13}, 20), "a9", "a10", "a010", "app2", "app10")
+	f.Add(bytes.Repeat([]byte{13, 2, 11, 4, 9, 6, 7, 8, 5, 10, 3, 12, 1}, 20), "v1.2", "v1.10", "1.10", "1.9", "a1b")
+	f.Fuzz(func(t *testing.T, data []byte, a, b, c, d, e string) {
 		next := func() byte {
 			if len(data) == 0 {
 				return 0
@@ -108,7 +167,7 @@ func FuzzPolicyYAML(f *testing.F) {
 			return x
 		}
 		g := policyGen{
-			strs: []string{a, b, c}, rare: commonStrings,
+			strs: []string{a, b, c, d, e}, rare: commonStrings,
 			intn: func(n int) int { return int(next()) % n },
 			int32: func() int32 {
 				return int32(binary.LittleEndian.Uint32([]byte{next(), next(), next(), next()}))
@@ -118,11 +177,13 @@ func FuzzPolicyYAML(f *testing.F) {
 	})
 }
 
-// checkTyped compares what the typed path writes with treeYAML and reports
-// whether the typed path wrote the policy. When it does not, YAML is
-// treeYAML and there is nothing to compare. (Comparing two runs of the
-// slow path would fail now and then: sigs.k8s.io/yaml orders some mixes of
-// keys, say "5.", "1_000" and "NO", by map iteration order.)
+// checkTyped compares what the typed path writes with treeYAML, and with
+// sigs.k8s.io/yaml itself, and reports whether the typed path wrote the
+// policy. When it does not, YAML is treeYAML and there is nothing to
+// compare. (Comparing two runs of the slow path would fail now and then:
+// yaml.v2's order of keys is not transitive, and for keys such as a9, a10
+// and a1b sigs.k8s.io/yaml writes them in map iteration order. The typed
+// path does not write such maps, so what it writes has one right answer.)
 func checkTyped(t *testing.T, p *networkingv1.NetworkPolicy) (typed bool) {
 	t.Helper()
 	got, typed := typedPolicyYAML(p)
@@ -136,7 +197,35 @@ func checkTyped(t *testing.T, p *networkingv1.NetworkPolicy) (typed bool) {
 	if !bytes.Equal(got, want) {
 		t.Fatalf("typed path differs from the JSON tree path for %#v:\n--- typed\n%s\n--- tree\n%s", p, got, want)
 	}
+	if want := sigsPolicyYAML(t, p); !bytes.Equal(got, want) {
+		t.Fatalf("typed path differs from sigs.k8s.io/yaml for %#v:\n--- typed\n%s\n--- sigs.k8s.io/yaml\n%s", p, got, want)
+	}
 	return true
+}
+
+// sigsPolicyYAML is what sigs.k8s.io/yaml writes for the JSON tree
+// treeYAML builds, without fastYAML.
+func sigsPolicyYAML(t *testing.T, p *networkingv1.NetworkPolicy) []byte {
+	t.Helper()
+	cp := *p
+	cp.APIVersion, cp.Kind = "networking.k8s.io/v1", "NetworkPolicy"
+	raw, err := json.Marshal(&cp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var obj map[string]any
+	if err := json.Unmarshal(raw, &obj); err != nil {
+		t.Fatal(err)
+	}
+	delete(obj, "status")
+	if md, ok := obj["metadata"].(map[string]any); ok {
+		delete(md, "creationTimestamp")
+	}
+	out, err := yaml.Marshal(obj)
+	if err != nil {
+		t.Fatalf("sigs.k8s.io/yaml: %v", err)
+	}
+	return out
 }
 
 // commonStrings are what policies are made of, the fast path's strings
@@ -146,6 +235,7 @@ var commonStrings = []string{
 	"k8s-app", "kube-dns", "team", "shop", "payments", "a9", "a10", "a1b", "A", "Z", "a.b", "a-b", "a/b",
 	"10.0.0.0/8", "192.168.0.0/16", "203.0.113.7/32", "24h0m0s", "redline audit", "2026-11-26T07:00:00Z",
 	"", "yes", "No", "null", "8080", "007", "1g", "9z", "1.2.3", "TCP", "UDP", "SCTP", "Ingress", "Egress",
+	"a010", "app2", "app10", "v1.2", "v1.10", "1.10", "node-1", "node-01", "_a", "a_b",
 }
 
 // policyGen builds policies from a source of choices: math/rand for the
@@ -187,7 +277,7 @@ func (g policyGen) labels() map[string]string {
 		return map[string]string{}
 	}
 	m := map[string]string{}
-	for range 1 + g.intn(4) {
+	for range 1 + g.intn(6) {
 		m[g.str()] = g.str()
 	}
 	return m
