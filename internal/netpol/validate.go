@@ -95,7 +95,9 @@ func Validate(np *networkingv1.NetworkPolicy) field.ErrorList {
 	}
 	v := &validator{}
 	errs := v.objectMeta(&np.ObjectMeta)
-	errs = append(errs, v.spec(&np.Spec, field.NewPath("spec"))...)
+	if !plainSpec(&np.Spec) {
+		errs = append(errs, v.spec(&np.Spec, field.NewPath("spec"))...)
+	}
 	// Checks migrated to declarative validation (beta, enforced in 1.37)
 	// replace their handwritten twins and are appended after them.
 	return append(errs, v.declarative...)
@@ -176,6 +178,67 @@ func (v *validator) spec(spec *networkingv1.NetworkPolicySpec, path *field.Path)
 		}
 	}
 	return errs
+}
+
+// plainSpec reports whether a spec is of the plain kind no check can fault:
+// selectors of valid matchLabels only, peers of one or two of them, ports
+// of a known protocol and a valid number (or none), valid policyTypes. Most
+// specs are (every generated one without ipBlocks is); they skip the
+// field-path bookkeeping of the full check, which cost more than the
+// checks. TestPlainSpecIsValid holds it to never pass a spec the full
+// check faults.
+func plainSpec(spec *networkingv1.NetworkPolicySpec) bool {
+	if !plainSelector(&spec.PodSelector) || len(spec.PolicyTypes) > 2 {
+		return false
+	}
+	for _, t := range spec.PolicyTypes {
+		if t != networkingv1.PolicyTypeIngress && t != networkingv1.PolicyTypeEgress {
+			return false
+		}
+	}
+	rule := func(ports []networkingv1.NetworkPolicyPort, peers []networkingv1.NetworkPolicyPeer) bool {
+		for i := range ports {
+			p := &ports[i]
+			if p.Protocol != nil && *p.Protocol != corev1.ProtocolTCP && *p.Protocol != corev1.ProtocolUDP && *p.Protocol != corev1.ProtocolSCTP {
+				return false
+			}
+			if p.EndPort != nil || p.Port != nil && (p.Port.Type != intstr.Int || p.Port.IntVal < 1 || p.Port.IntVal > 65535) {
+				return false
+			}
+		}
+		for i := range peers {
+			p := &peers[i]
+			if p.IPBlock != nil || p.PodSelector == nil && p.NamespaceSelector == nil ||
+				p.PodSelector != nil && !plainSelector(p.PodSelector) || p.NamespaceSelector != nil && !plainSelector(p.NamespaceSelector) {
+				return false
+			}
+		}
+		return true
+	}
+	for i := range spec.Ingress {
+		if !rule(spec.Ingress[i].Ports, spec.Ingress[i].From) {
+			return false
+		}
+	}
+	for i := range spec.Egress {
+		if !rule(spec.Egress[i].Ports, spec.Egress[i].To) {
+			return false
+		}
+	}
+	return true
+}
+
+// plainSelector: matchLabels only, every key and value valid.
+func plainSelector(sel *metav1.LabelSelector) bool {
+	if len(sel.MatchExpressions) > 0 {
+		return false
+	}
+	for k, v := range sel.MatchLabels {
+		if !IsLabelKey(k) || !IsLabelValue(v) {
+			return false
+		}
+	}
+	return true
 }
 
 // validateSelector is metav1validation.ValidateLabelSelector with the

@@ -519,3 +519,21 @@ func TestValidateOddInput(t *testing.T) {
 		})
 	}
 }
+
+// The validation table's specs: plainSpec passes none the full check
+// faults (TestPlainSpecIsValid does generated ones).
+func TestPlainSpecTable(t *testing.T) {
+	passed := 0
+	for _, tc := range validateCases() {
+		if tc.np == nil || !plainSpec(&tc.np.Spec) {
+			continue
+		}
+		passed++
+		if errs := (&validator{}).spec(&tc.np.Spec, field.NewPath("spec")); len(errs) > 0 {
+			t.Errorf("%s: plainSpec passes a spec with %v", tc.name, errs.ToAggregate())
+		}
+	}
+	if passed == 0 {
+		t.Error("no table case takes the fast path")
+	}
+}
