@@ -1207,9 +1207,14 @@ func (b *builder) namespacesOf(rows []Row) []netpol.Namespace {
 
 func (b *builder) finish() {
 	s := &b.sug
-	for _, rs := range []*[]Row{&s.Included, &s.Excluded, &s.Unselectable, &s.StillAllowed} {
-		*rs = sortRows(*rs, false)
+	// The tables are filled in the order of the sorted rows, but for the
+	// rows a global rule classifies (after the others) and StillAllowed.
+	if b.ch.Ingress != RuleObserved || b.ch.Egress != RuleObserved {
+		for _, rs := range []*[]Row{&s.Included, &s.Excluded, &s.Unselectable} {
+			*rs = sortRows(*rs, false)
+		}
 	}
+	s.StillAllowed = sortRows(s.StillAllowed, false)
 	for _, r := range s.StillAllowed {
 		b.warnf("%s: excluded but still allowed: an included rule, the DNS rule or a global rule selects the peer too", r)
 	}
