@@ -1086,7 +1086,7 @@ func (b *builder) check(rows []Row) error {
 	// else, and the engine judges the peers (not given to NewIndex) by
 	// their labels all the same. Indexing every workload of a large
 	// cluster for one policy cost most of an audit pass.
-	ix, err := netpol.NewIndex(b.namespacesOf(rows), b.dsts, []*networkingv1.NetworkPolicy{b.checkedPolicy(rows)}, netpol.DefaultOptions())
+	ix, err := netpol.NewIndex(b.namespacesOf(rows), b.dsts, []*networkingv1.NetworkPolicy{b.checkedPolicy()}, netpol.DefaultOptions())
 	if err != nil {
 		return fmt.Errorf("index the generated policy: %w", err)
 	}
@@ -1134,17 +1134,24 @@ func (b *builder) check(rows []Row) error {
 	return nil
 }
 
-// checkedPolicy is the generated policy with only the rules of the
-// directions the check asks about: a row is judged on its own direction's
-// side, which the other direction's rules do not touch, and compiling
-// rules costs most of the check. policyTypes, which say what is isolated,
-// stay as they are.
-func (b *builder) checkedPolicy(rows []Row) *networkingv1.NetworkPolicy {
-	var in, out bool
+// checkedPolicy is the generated policy with only the rules the check's
+// rows can meet: a row is judged on its own direction's side, which the
+// other direction's rules do not touch; and a row whose peer is an
+// address is not selected by a peer of pod and namespace selectors, so
+// when a direction's rows are all addresses only its rules with ipBlocks
+// (or without peers) count. Compiling rules costs most of the check.
+// policyTypes, which say what is isolated, stay as they are.
+func (b *builder) checkedPolicy() *networkingv1.NetworkPolicy {
+	type need struct{ any, nonAddr bool }
+	var in, out need
 	note := func(rs []Row) {
 		for _, r := range rs {
-			in = in || r.Direction == netpol.Ingress
-			out = out || r.Direction == netpol.Egress
+			n := &in
+			if r.Direction == netpol.Egress {
+				n = &out
+			}
+			n.any = true
+			n.nonAddr = n.nonAddr || r.Peer.Kind != flow.EndpointAddress
 		}
 	}
 	note(b.sug.Excluded)
@@ -1152,19 +1159,43 @@ func (b *builder) checkedPolicy(rows []Row) *networkingv1.NetworkPolicy {
 	if !b.in.SkipSelfCheck {
 		note(b.sug.Included)
 	}
-	in = in || b.ch.Ingress != RuleObserved
-	out = out || b.ch.Egress != RuleObserved
-	if in && out || len(b.sug.Policy.Spec.PolicyTypes) == 0 || b.in.fullCheck {
+	if b.ch.Ingress != RuleObserved {
+		in = need{true, true}
+	}
+	if b.ch.Egress != RuleObserved {
+		out = need{true, true}
+	}
+	if in.nonAddr && out.nonAddr || len(b.sug.Policy.Spec.PolicyTypes) == 0 || b.in.fullCheck {
 		return b.sug.Policy // (without policyTypes the rules would decide them)
 	}
 	p := *b.sug.Policy
-	if !in {
+	switch {
+	case !in.any:
 		p.Spec.Ingress = nil
+	case !in.nonAddr:
+		p.Spec.Ingress = slices.DeleteFunc(slices.Clone(p.Spec.Ingress), func(r networkingv1.NetworkPolicyIngressRule) bool { return !meetsAddresses(r.From) })
 	}
-	if !out {
+	switch {
+	case !out.any:
 		p.Spec.Egress = nil
+	case !out.nonAddr:
+		p.Spec.Egress = slices.DeleteFunc(slices.Clone(p.Spec.Egress), func(r networkingv1.NetworkPolicyEgressRule) bool { return !meetsAddresses(r.To) })
 	}
 	return &p
+}
+
+// meetsAddresses reports whether a rule with these peers can allow an
+// address: it has no peers (everything), or an ipBlock.
+func meetsAddresses(peers []networkingv1.NetworkPolicyPeer) bool {
+	if len(peers) == 0 {
+		return true
+	}
+	for _, p := range peers {
+		if p.IPBlock != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // namespacesOf are the namespaces the check needs: the subject's and its
