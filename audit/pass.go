@@ -560,8 +560,16 @@ func configMap(w *netpol.Workload, sug suggest.Suggestion, red []RedConnection, 
 		Warnings: sug.Warnings,
 	}
 	slices.SortFunc(rep.Traffic, func(a, b TrafficRow) int {
-		return cmp.Or(cmp.Compare(a.Direction, b.Direction), cmp.Compare(a.Peer, b.Peer),
-			cmp.Compare(a.Protocol, b.Protocol), cmp.Compare(a.Port, b.Port))
+		if c := strings.Compare(a.Direction, b.Direction); c != 0 {
+			return c
+		}
+		if c := strings.Compare(a.Peer, b.Peer); c != 0 {
+			return c
+		}
+		if c := strings.Compare(a.Protocol, b.Protocol); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Port, b.Port)
 	})
 	if rep.Red == nil {
 		rep.Red = []RedConnection{}

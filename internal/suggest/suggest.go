@@ -625,7 +625,11 @@ func (b *builder) addRow(r Row) bool {
 		svc := b.svcs[[2]string{r.Peer.Namespace, r.Peer.Name}]
 		ports = b.servicePorts(svc, proto, r.Port, b.backends(svc), b.ch.NamedPorts)
 	case r.Direction == netpol.Egress && r.Peer.Kind == flow.EndpointWorkload:
-		ports = []portKey{b.named(proto, int32(r.Port), []*netpol.Workload{b.wls[r.Peer]}, b.ch.NamedPorts)}
+		if b.ch.NamedPorts {
+			ports = []portKey{b.named(proto, int32(r.Port), []*netpol.Workload{b.wls[r.Peer]}, true)}
+		} else {
+			ports = []portKey{{proto: proto, num: int32(r.Port)}}
+		}
 	case r.Direction == netpol.Egress:
 		ports = []portKey{{proto: proto, num: int32(r.Port)}}
 	default: // ingress: the subject is the destination
