@@ -249,6 +249,7 @@ func Pass(ctx context.Context, in PassInput) (PassResult, error) {
 		if w.HostNetwork || optedOut[w.Namespace] {
 			continue
 		}
+		wkey := w.Key()
 		// Pointers, not copies: a workload the memo answers for needs
 		// its edges looked at, not handed to Suggest.
 		if inPtr, outPtr, err = edgesOf(ctx, edges, lookup, subject, from, in.Now, inPtr[:0], outPtr[:0]); err != nil {
@@ -288,12 +289,11 @@ func Pass(ctx context.Context, in PassInput) (PassResult, error) {
 						if unlabeled[ns] == nil {
 							unlabeled[ns] = map[string]bool{}
 						}
-						unlabeled[ns][w.Key()] = true
+						unlabeled[ns][wkey] = true
 					}
 				}
 			}
 		}
-		wkey := w.Key()
 		if dig.seeds != nil {
 			if m, ok := in.Memo.entries[wkey]; ok && m.digest == dig.sum {
 				in.Memo.Hits++
