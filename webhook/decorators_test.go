@@ -476,6 +476,30 @@ func TestReadyChecks(t *testing.T) {
 	}
 }
 
+// healthyEdges is an edge source with a health check, as the store has.
+type healthyEdges struct {
+	EdgeSource
+	err error
+}
+
+func (h healthyEdges) Healthy() error { return h.err }
+
+// The store's health check is a readiness check, whether the webhook
+// caches edges (the default) or not.
+func TestReadyChecksStore(t *testing.T) {
+	for _, ttl := range []time.Duration{0, -1} {
+		broken := errors.New("store closed")
+		s := newUnit(t, Options{EdgeCacheTTL: ttl}, func(d *Deps) { d.Edges = healthyEdges{d.Edges, broken} })
+		check := s.v.ReadyChecks()["store"]
+		if check == nil {
+			t.Fatalf("edge cache TTL %v: no store check", ttl)
+		}
+		if err := check(nil); !errors.Is(err, broken) {
+			t.Errorf("edge cache TTL %v: store check = %v, want %v", ttl, err, broken)
+		}
+	}
+}
+
 func TestValidatingWebhooks(t *testing.T) {
 	s := newUnit(t, Options{ExemptNamespaces: []string{"monitoring"}}, nil)
 	cfg := s.v.ValidatingWebhooks(ConfigOptions{})

@@ -58,6 +58,15 @@ func newEdgeCache(src EdgeSource, ttl time.Duration, log *slog.Logger) *edgeCach
 	return &edgeCache{src: src, ttl: ttl, now: time.Now, log: log, max: maxCachedEdges, byNS: map[string]*cachedEdges{}}
 }
 
+// Healthy forwards the source's health check (the store's), which
+// readiness reports; nil when the source has none.
+func (c *edgeCache) Healthy() error {
+	if h, ok := c.src.(interface{ Healthy() error }); ok {
+		return h.Healthy()
+	}
+	return nil
+}
+
 // NamespaceEdges implements EdgeSource. The window of a cached read is
 // the one of the request that read it.
 func (c *edgeCache) NamespaceEdges(ctx context.Context, ns string, from, to time.Time) ([]flow.Edge, error) {
@@ -84,6 +93,9 @@ func (c *edgeCache) NamespaceEdges(ctx context.Context, ns string, from, to time
 	return edges, nil
 }
 
+// (store keeps the newer of two reads: a slow background refresh may end
+// after a later synchronous read.)
+
 // refresh reads ns again over a window as long as the request's, ending
 // as far after now as the request's did.
 func (c *edgeCache) refresh(ns string, window, slack time.Duration) {
@@ -108,6 +120,9 @@ func (c *edgeCache) store(ns string, edges []flow.Edge, read time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if old := c.byNS[ns]; old != nil {
+		if old.read.After(read) {
+			return
+		}
 		c.total -= len(old.edges)
 	}
 	c.byNS[ns] = &cachedEdges{edges: edges, read: read, used: read}

@@ -331,6 +331,7 @@ func (v *Validator) ReadyChecks() map[string]healthz.Checker {
 			return nil
 		},
 	}
+	// (The edge cache forwards the store's check.)
 	if s, ok := v.deps.Edges.(interface{ Healthy() error }); ok {
 		checks["store"] = func(*http.Request) error { return s.Healthy() }
 	}
