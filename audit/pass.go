@@ -329,7 +329,8 @@ func Pass(ctx context.Context, in PassInput) (PassResult, error) {
 		res.ConfigMaps = append(res.ConfigMaps, cm)
 		res.WorkloadRed = append(res.WorkloadRed, WorkloadRed{Namespace: w.Namespace, Kind: w.Kind, Name: w.Name, Red: len(red)})
 		if memoNext != nil {
-			memoNext[wkey] = memoEntry{digest: dig.sum, cm: cm, red: len(red)}
+			// The memo keeps its own copy: the caller may change what it gets.
+			memoNext[wkey] = memoEntry{digest: dig.sum, cm: *cm.DeepCopy(), red: len(red)}
 		}
 		if s := summaries[w.Namespace]; s != nil {
 			s.SuggestedPolicies++
@@ -427,8 +428,10 @@ func disagreeing(e *flow.Edge, denied bool) uint64 {
 	return e.Verdicts[flow.VerdictDropped]
 }
 
-// redCmp orders by source, destination, protocol and port. (Not cmp.Or:
-// it would compare all four every time, and a pass sorts 100,000s.)
+// redCmp orders by source, destination, protocol, port, then the two
+// verdicts, so that equal connections sit together for Compact. (Not
+// cmp.Or: it would compare all of them every time, and a pass sorts
+// 100,000s.)
 func redCmp(a, b RedConnection) int {
 	if c := strings.Compare(a.Src, b.Src); c != 0 {
 		return c
@@ -439,7 +442,24 @@ func redCmp(a, b RedConnection) int {
 	if c := strings.Compare(a.Protocol, b.Protocol); c != 0 {
 		return c
 	}
-	return cmp.Compare(a.Port, b.Port)
+	if c := cmp.Compare(a.Port, b.Port); c != 0 {
+		return c
+	}
+	if a.DeniedByPolicies != b.DeniedByPolicies {
+		return boolCmp(a.DeniedByPolicies)
+	}
+	if a.Dropped != b.Dropped {
+		return boolCmp(a.Dropped)
+	}
+	return 0
+}
+
+// boolCmp orders false before true, for two different bools.
+func boolCmp(a bool) int {
+	if a {
+		return 1
+	}
+	return -1
 }
 
 // redOf is a red connection and the namespaces of its ends.

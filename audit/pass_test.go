@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"net/netip"
 	"slices"
 	"strings"
 	"testing"
@@ -358,5 +359,38 @@ func TestPassConfigMapSizeLimit(t *testing.T) {
 	}
 	if len(res.ConfigMaps) != 0 || len(res.Skipped) != 1 || !strings.Contains(res.Skipped[0].Reason, "more than a ConfigMap holds") {
 		t.Errorf("6,000 peers: %d ConfigMaps, skipped %+v; want the hub skipped for size", len(res.ConfigMaps), res.Skipped)
+	}
+}
+
+// One address recorded under several classes reads as one connection per
+// verdict pair: red connections are counted once each, whatever order the
+// sort leaves equal-looking ones in.
+func TestPassRedDeduplicated(t *testing.T) {
+	inv := &inventory.Inventory{
+		Namespaces: []netpol.Namespace{{Name: "shop", Labels: map[string]string{"kubernetes.io/metadata.name": "shop"}}},
+		Workloads:  []*netpol.Workload{{Namespace: "shop", Kind: "Deployment", Name: "hub", Labels: map[string]string{"app": "hub"}}},
+	}
+	hub := flow.WorkloadEndpoint("shop", "Deployment", "hub")
+	addr := func(class flow.AddrClass, alias string) flow.Endpoint {
+		return flow.Endpoint{Kind: flow.EndpointAddress, Addr: netip.MustParseAddr("203.0.113.9"), Class: class, Alias: alias}
+	}
+	edges := edgeList{
+		edge(hub, addr(flow.ClassExternal, ""), 443, 1),
+		edge(hub, addr(flow.ClassAliased, "proxies"), 443, 0),
+		edge(hub, addr(flow.ClassUnknown, ""), 443, 2),
+	}
+	// Deny-all egress: all three are denied; two were also dropped.
+	inv.Policies = []*networkingv1.NetworkPolicy{{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "deny"},
+		Spec:       networkingv1.NetworkPolicySpec{PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeEgress}},
+	}}
+	for range 20 { // the sort is not stable: give every order a chance
+		res, err := Pass(context.Background(), PassInput{Inventory: inv, Edges: edges, Window: time.Hour, Now: time.Unix(3600, 0)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Red) != 2 || res.WorkloadRed[0].Red != 2 || res.Summaries[0].RedConnections != 2 {
+			t.Fatalf("red %+v, hub %d, namespace %d: want 2 (dropped and not)", res.Red, res.WorkloadRed[0].Red, res.Summaries[0].RedConnections)
+		}
 	}
 }
