@@ -346,6 +346,12 @@ func (ts *endpointTerms) term(e *Endpoint) *ast.Term {
 	t := ts.cache.get(e)
 	if t == nil {
 		t = ast.NewTerm(e.value())
+		// The term is shared by concurrent evaluations: an object sorts
+		// its keys on first use (under a sync.Once that Copy does not
+		// take), so have it sorted before anyone else can see it.
+		if o, ok := t.Value.(ast.Object); ok {
+			o.Keys()
+		}
 		ts.cache.put(e, t)
 	}
 	ts.seen = append(ts.seen, endpointTerm{e, t})
