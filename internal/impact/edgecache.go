@@ -4,6 +4,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"unsafe"
+	"weak"
 
 	"github.com/redline-dev/redline/internal/flow"
 	"github.com/redline-dev/redline/internal/netpol"
@@ -63,13 +64,14 @@ type nsEdges struct {
 	indexOnce sync.Once
 	index     map[edgeRef]int32
 
-	// source is the slice the cache was built from, edge for edge: a
-	// what-if over that very slice (the webhook's edge cache hands out
+	// source is a slice whose edges are the cache's, position for
+	// position (the one it was built from, or a later one found to be):
+	// a what-if over that very slice (the webhook's edge cache hands out
 	// the same one until it reads again) takes edges[i] as edges[i]
-	// without matching keys. Held as a pointer, so that the array cannot
-	// be freed and another slice take its address.
-	source    *flow.Edge
-	sourceLen int
+	// without matching keys. A weak pointer: the cache must not keep a
+	// namespace's edges alive (they are ten times its size), and a freed
+	// array's address, reused, does not compare equal.
+	source atomic.Pointer[sourceRef]
 
 	used atomic.Uint64
 }
@@ -191,8 +193,8 @@ func (a *Analyzer) cachedBytes(ns string) int {
 // buildEdges resolves and judges the edges of ns under the current set.
 func (a *Analyzer) buildEdges(ns string, edges []flow.Edge) *nsEdges {
 	c := &nsEdges{ns: ns, keyIndex: make(map[flow.Endpoint]int32), keyEps: []int32{0}, byWorkload: make([]int32, len(a.workloadRefs)),
-		edges: make([]cachedEdge, 0, len(edges)), conns: make([]cachedConn, 0, len(edges)*3/2),
-		source: unsafe.SliceData(edges), sourceLen: len(edges)}
+		edges: make([]cachedEdge, 0, len(edges)), conns: make([]cachedConn, 0, len(edges)*3/2)}
+	c.adopt(edges)
 	local := make(map[*netpol.Workload]int32, len(a.byNamespace[ns]))
 	for i, w := range a.byNamespace[ns] {
 		local[w] = int32(i)
@@ -270,10 +272,30 @@ func (a *Analyzer) buildEdges(ns string, edges []flow.Edge) *nsEdges {
 	return c
 }
 
-// builtFrom reports whether edges is the slice the cache was built from:
-// then c.edges[i] is edges[i]'s.
+type sourceRef struct {
+	first weak.Pointer[flow.Edge]
+	n     int
+}
+
+// builtFrom reports whether edges is the cache's source slice: then
+// c.edges[i] is edges[i]'s.
 func (c *nsEdges) builtFrom(edges []flow.Edge) bool {
-	return len(edges) > 0 && len(edges) == c.sourceLen && unsafe.SliceData(edges) == c.source
+	s := c.source.Load()
+	return s != nil && len(edges) > 0 && len(edges) == s.n && s.first.Value() == unsafe.SliceData(edges)
+}
+
+// adopt makes edges the source slice; the caller knows that its edges are
+// the cache's, position for position.
+func (c *nsEdges) adopt(edges []flow.Edge) {
+	if len(edges) > 0 {
+		c.source.Store(&sourceRef{weak.Make(unsafe.SliceData(edges)), len(edges)})
+	}
+}
+
+// inPlace reports whether find found edges[i] at position i: counted over
+// a what-if, every edge so found means the slice can be adopted.
+func (c *nsEdges) inPlace(ce *cachedEdge, i int) bool {
+	return i < len(c.edges) && ce == &c.edges[i]
 }
 
 // find returns the position of e's key in the cache, trying at

@@ -211,3 +211,56 @@ func TestCachedEdgesDuplicatePolicyNames(t *testing.T) {
 		t.Errorf("deleting both default denies turns nothing green: %+v", imp.Totals)
 	}
 }
+
+// A what-if over a new slice holding the same edges in the same order (the
+// webhook's edge cache after a refresh that found nothing new) adopts it:
+// the next one over it takes edges by position. Answers are the same
+// throughout, and a slice with other edges is not adopted.
+func TestCachedEdgesAdoptSameEdges(t *testing.T) {
+	w := generateWorld(3, 3, 60, 20, 600)
+	a, err := impact.NewAnalyzer(w.cluster, impact.Options{MaxExplained: 3, MaxConnections: 40})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns := w.cluster.Namespaces[0].Name
+	var mine []flow.Edge
+	for _, e := range w.edges {
+		if e.Src.Namespace == ns || e.Dst.Namespace == ns {
+			mine = append(mine, e)
+		}
+	}
+	if len(mine) < 20 {
+		t.Fatalf("only %d edges in %s", len(mine), ns)
+	}
+	ch := impact.Change{Operation: impact.Create, New: denyAllOf(ns, "deny-all")}
+	first, err := a.PolicyChange(context.Background(), ch, mine)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !a.CacheTakesByPosition(ns, mine) {
+		t.Fatal("the slice the cache was built from is not taken by position")
+	}
+	again := slices.Clone(mine)
+	if a.CacheTakesByPosition(ns, again) {
+		t.Fatal("a copy is taken by position before a what-if checked it")
+	}
+	for round := range 2 {
+		got, err := a.PolicyChange(context.Background(), ch, again)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, first) {
+			t.Fatalf("round %d: the copy answers\n%+v\nwant\n%+v", round, got, first)
+		}
+		if !a.CacheTakesByPosition(ns, again) {
+			t.Fatalf("round %d: the copy, checked edge by edge, is not adopted", round)
+		}
+	}
+	other := slices.Clone(mine[1:])
+	if _, err := a.PolicyChange(context.Background(), ch, other); err != nil {
+		t.Fatal(err)
+	}
+	if a.CacheTakesByPosition(ns, other) {
+		t.Error("a slice with other edges was adopted")
+	}
+}

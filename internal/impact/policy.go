@@ -153,7 +153,7 @@ func (a *Analyzer) PolicyChange(ctx context.Context, ch Change, edges []flow.Edg
 	}
 	cache := a.cachedEdges(ns, edges)
 	same := cache.builtFrom(edges)
-	cursor, misses := 0, 0
+	cursor, misses, inPlace := 0, 0, 0
 	for i := range edges {
 		if failed != nil {
 			return Impact{}, failed
@@ -173,7 +173,9 @@ func (a *Analyzer) PolicyChange(ctx context.Context, ch Change, edges []flow.Edg
 			}
 		}
 		if !same {
-			ce, ok = cache.find(a, e, &cursor)
+			if ce, ok = cache.find(a, e, &cursor); ok && cache.inPlace(ce, i) {
+				inPlace++
+			}
 		}
 		if !ok || ce.n < 0 {
 			if !ok {
@@ -233,6 +235,9 @@ func (a *Analyzer) PolicyChange(ctx context.Context, ch Change, edges []flow.Edg
 	}
 	if tooManyMisses(misses, len(edges)) {
 		a.edgeCache.drop(cache)
+	}
+	if !same && inPlace == len(edges) && len(edges) == len(cache.edges) {
+		cache.adopt(edges) // the next what-if over this slice takes the fast path
 	}
 	// A workload listed twice is observed at either position.
 	for i, c := range loc.canon {
