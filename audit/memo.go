@@ -2,6 +2,7 @@ package audit
 
 import (
 	"hash/maphash"
+	"slices"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -10,14 +11,17 @@ import (
 )
 
 // Memo carries, from one pass to the next, each workload's ConfigMap and a
-// digest of everything it was made from, so that a pass over an unchanged
-// cluster — the usual one, every interval — renders nothing again. A
-// workload's suggestion and report depend on the inventory (its
-// fingerprint: labels, ports, Services, policies), the pass's settings,
-// and the keys of the workload's edges with how each was judged; counts and
-// timestamps are not in the ConfigMap, so new connections on known edges
-// change nothing. A Memo is not safe for concurrent passes (the Loop runs
-// one at a time); the zero value is ready to use.
+// digest of everything it was made from, so that a pass renders again only
+// the workloads a change can reach — none, over an unchanged cluster. A
+// workload's suggestion and report depend on the pass's settings, the keys
+// of the workload's edges with how each was judged (counts and timestamps
+// are not in the ConfigMap, so new connections on known edges change
+// nothing), and the inventory of the namespaces those edges touch, its
+// own and kube-system (cluster DNS): their labels, workloads, ports and
+// Services (inventory.NamespaceFingerprints). Policies are not among them:
+// they change what is red, which the edges' judgement holds. A Memo is not
+// safe for concurrent passes (the Loop runs one at a time); the zero value
+// is ready to use.
 type Memo struct {
 	context memoContext
 	entries map[string]memoEntry
@@ -30,9 +34,10 @@ type Memo struct {
 
 // memoContext is what every workload's ConfigMap depends on.
 type memoContext struct {
-	inventory        uint64 // inventory.FingerprintWithoutPolicies
 	window           time.Duration
 	source, labelKey string
+	// nodeLocalDNS: NodeLocal DNSCache runs (somewhere in the cluster).
+	nodeLocalDNS bool
 }
 
 type memoEntry struct {
@@ -58,6 +63,26 @@ type digester struct {
 func (d *digester) add(e memoEdge) {
 	d.sum[0] += maphash.Comparable(d.seeds[0], e)
 	d.sum[1] += maphash.Comparable(d.seeds[1], e)
+}
+
+// memoNamespace is a namespace a workload's ConfigMap depends on, with
+// its fingerprint.
+type memoNamespace struct {
+	name        string
+	fingerprint uint64
+}
+
+// addNamespaces adds each of names once (they repeat: one per edge).
+func (d *digester) addNamespaces(names []string, fingerprints map[string]uint64) {
+	slices.Sort(names)
+	for i, ns := range names {
+		if i > 0 && names[i-1] == ns {
+			continue
+		}
+		n := memoNamespace{ns, fingerprints[ns]}
+		d.sum[0] += maphash.Comparable(d.seeds[0], n)
+		d.sum[1] += maphash.Comparable(d.seeds[1], n)
+	}
 }
 
 // begin starts a pass: a changed context forgets everything. It returns

@@ -222,11 +222,12 @@ func Pass(ctx context.Context, in PassInput) (PassResult, error) {
 	// once, when first met.
 	var judged map[flow.EdgeKey]judgement
 	var memoNext map[string]memoEntry
+	var nsPrints map[string]uint64
+	var memoNS []string // the namespaces a workload depends on, reused
 	if in.Memo != nil {
-		// Policies are not in the context: they change what is red,
-		// which each workload's digest holds, not the suggestions.
-		memoNext = in.Memo.begin(memoContext{inventory: inv.FingerprintWithoutPolicies(), window: in.Window,
-			source: cmp.Or(in.Source, "redline audit"), labelKey: in.NamespaceLabelKey})
+		memoNext = in.Memo.begin(memoContext{window: in.Window, source: cmp.Or(in.Source, "redline audit"),
+			labelKey: in.NamespaceLabelKey, nodeLocalDNS: lookup.NodeLocalDNS()})
+		nsPrints = inv.NamespaceFingerprints()
 	}
 	// redAll has every red edge's connection with its namespaces; two
 	// edges can read the same (an address seen with two classes): sorted
@@ -280,6 +281,7 @@ func Pass(ctx context.Context, in PassInput) (PassResult, error) {
 				}
 				if dig.seeds != nil {
 					dig.add(memoEdge{key: e.EdgeKey, egress: li == 1, denied: j.rc.DeniedByPolicies, drops: j.rc.Dropped})
+					memoNS = append(memoNS, e.Src.Namespace, e.Dst.Namespace)
 				}
 				if e.Src.Kind != flow.EndpointWorkload || e.Dst.Kind != flow.EndpointWorkload || e.Src.Namespace == e.Dst.Namespace {
 					continue
@@ -295,6 +297,9 @@ func Pass(ctx context.Context, in PassInput) (PassResult, error) {
 			}
 		}
 		if dig.seeds != nil {
+			memoNS = append(memoNS, w.Namespace, suggest.DNSNamespace)
+			dig.addNamespaces(memoNS, nsPrints)
+			memoNS = memoNS[:0]
 			if m, ok := in.Memo.entries[wkey]; ok && m.digest == dig.sum {
 				in.Memo.Hits++
 				memoNext[wkey] = m

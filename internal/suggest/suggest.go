@@ -413,6 +413,10 @@ func NewLookup(inv *inventory.Inventory) *Lookup {
 	return l
 }
 
+// NodeLocalDNS reports whether NodeLocal DNSCache runs: suggestions then
+// allow egress to its address.
+func (l *Lookup) NodeLocalDNS() bool { return l.nodeLocalDNS }
+
 // ServicesSelecting returns the Service endpoints whose selector picks the
 // workload subject (none for an unknown workload): the package's
 // ServicesSelecting without a scan.
@@ -871,6 +875,9 @@ func (b *builder) global(dir netpol.Direction, r Rule) {
 }
 
 const dnsNamespace, dnsService = "kube-system", "kube-dns"
+
+// DNSNamespace is the namespace suggestions find the cluster DNS in.
+const DNSNamespace = dnsNamespace
 
 // isDNS reports whether a peer is the cluster DNS: its Service or a
 // workload it selects.
