@@ -2,7 +2,6 @@ package audit
 
 import (
 	"hash/maphash"
-	"slices"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -72,17 +71,43 @@ type memoNamespace struct {
 	fingerprint uint64
 }
 
-// addNamespaces adds each of names once (they repeat: one per edge).
-func (d *digester) addNamespaces(names []string, fingerprints map[string]uint64) {
-	slices.Sort(names)
-	for i, ns := range names {
-		if i > 0 && names[i-1] == ns {
-			continue
-		}
-		n := memoNamespace{ns, fingerprints[ns]}
-		d.sum[0] += maphash.Comparable(d.seeds[0], n)
-		d.sum[1] += maphash.Comparable(d.seeds[1], n)
+func (d *digester) addNamespace(n memoNamespace) {
+	d.sum[0] += maphash.Comparable(d.seeds[0], n)
+	d.sum[1] += maphash.Comparable(d.seeds[1], n)
+}
+
+// namespaceMarks adds each namespace to a workload's digest once, however
+// many of its edges touch it: namespaces are numbered once per pass, and
+// marked with the workload's generation.
+type namespaceMarks struct {
+	index map[string]int32
+	names []memoNamespace
+	mark  []uint32
+	gen   uint32
+}
+
+func newNamespaceMarks(fingerprints map[string]uint64) *namespaceMarks {
+	m := &namespaceMarks{index: make(map[string]int32, len(fingerprints))}
+	for ns, fp := range fingerprints {
+		m.index[ns] = int32(len(m.names))
+		m.names = append(m.names, memoNamespace{ns, fp})
 	}
+	m.mark = make([]uint32, len(m.names))
+	return m
+}
+
+// next starts a workload.
+func (m *namespaceMarks) next() { m.gen++ }
+
+// add adds ns to d unless it is there already. A namespace the inventory
+// does not have (yet) adds nothing: once it has, its fingerprint does.
+func (m *namespaceMarks) add(d *digester, ns string) {
+	i, ok := m.index[ns]
+	if !ok || m.mark[i] == m.gen {
+		return
+	}
+	m.mark[i] = m.gen
+	d.addNamespace(m.names[i])
 }
 
 // begin starts a pass: a changed context forgets everything. It returns

@@ -222,12 +222,11 @@ func Pass(ctx context.Context, in PassInput) (PassResult, error) {
 	// once, when first met.
 	var judged map[flow.EdgeKey]judgement
 	var memoNext map[string]memoEntry
-	var nsPrints map[string]uint64
-	var memoNS []string // the namespaces a workload depends on, reused
+	var marks *namespaceMarks // the namespaces a workload depends on
 	if in.Memo != nil {
 		memoNext = in.Memo.begin(memoContext{window: in.Window, source: cmp.Or(in.Source, "redline audit"),
 			labelKey: in.NamespaceLabelKey, nodeLocalDNS: lookup.NodeLocalDNS()})
-		nsPrints = inv.NamespaceFingerprints()
+		marks = newNamespaceMarks(inv.NamespaceFingerprints())
 	}
 	// redAll has every red edge's connection with its namespaces; two
 	// edges can read the same (an address seen with two classes): sorted
@@ -260,6 +259,9 @@ func Pass(ctx context.Context, in PassInput) (PassResult, error) {
 		var dig digester
 		if in.Memo != nil {
 			dig.seeds = &in.Memo.seeds
+			marks.next()
+			marks.add(&dig, w.Namespace)
+			marks.add(&dig, suggest.DNSNamespace)
 		}
 		for li, list := range [2][]*flow.Edge{inPtr, outPtr} {
 			for _, e := range list {
@@ -281,7 +283,8 @@ func Pass(ctx context.Context, in PassInput) (PassResult, error) {
 				}
 				if dig.seeds != nil {
 					dig.add(memoEdge{key: e.EdgeKey, egress: li == 1, denied: j.rc.DeniedByPolicies, drops: j.rc.Dropped})
-					memoNS = append(memoNS, e.Src.Namespace, e.Dst.Namespace)
+					marks.add(&dig, e.Src.Namespace)
+					marks.add(&dig, e.Dst.Namespace)
 				}
 				if e.Src.Kind != flow.EndpointWorkload || e.Dst.Kind != flow.EndpointWorkload || e.Src.Namespace == e.Dst.Namespace {
 					continue
@@ -297,9 +300,6 @@ func Pass(ctx context.Context, in PassInput) (PassResult, error) {
 			}
 		}
 		if dig.seeds != nil {
-			memoNS = append(memoNS, w.Namespace, suggest.DNSNamespace)
-			dig.addNamespaces(memoNS, nsPrints)
-			memoNS = memoNS[:0]
 			if m, ok := in.Memo.entries[wkey]; ok && m.digest == dig.sum {
 				in.Memo.Hits++
 				memoNext[wkey] = m
