@@ -55,14 +55,26 @@ type RuleResult struct {
 
 // Explain tells why src may or may not connect to dst on protocol/port.
 func (ix *Index) Explain(src, dst Endpoint, protocol corev1.Protocol, port int32) Explanation {
+	return ix.explain(src, dst, protocol, port, false)
+}
+
+// ExplainBrief is Explain without Side.Rules: which side denies and which
+// policies isolate it, for a caller that writes one line (the webhook,
+// which explains twenty connections per request and had the reasons of
+// every rule of every isolating policy written for nothing).
+func (ix *Index) ExplainBrief(src, dst Endpoint, protocol corev1.Protocol, port int32) Explanation {
+	return ix.explain(src, dst, protocol, port, true)
+}
+
+func (ix *Index) explain(src, dst Endpoint, protocol corev1.Protocol, port int32, brief bool) Explanation {
 	protocol = normalProtocol(protocol)
 	ex := Explanation{Src: src.String(), Dst: dst.String(), Protocol: protocol, Port: port}
 	if isSelf(src, dst) {
 		ex.Allowed, ex.Self = true, true
 		return ex
 	}
-	ex.Egress = ix.explainSide(Egress, src, dst, &protocol, port)
-	ex.Ingress = ix.explainSide(Ingress, src, dst, &protocol, port)
+	ex.Egress = ix.explainSide(Egress, src, dst, &protocol, port, brief)
+	ex.Ingress = ix.explainSide(Ingress, src, dst, &protocol, port, brief)
 	ex.Allowed = ex.Egress.Allowed && ex.Ingress.Allowed
 	return ex
 }
@@ -74,16 +86,17 @@ func (ix *Index) ExplainPair(src, dst Endpoint) Explanation {
 		ex.Allowed, ex.Self, ex.Conns = true, true, AllConns().String()
 		return ex
 	}
-	ex.Egress = ix.explainSide(Egress, src, dst, nil, 0)
-	ex.Ingress = ix.explainSide(Ingress, src, dst, nil, 0)
+	ex.Egress = ix.explainSide(Egress, src, dst, nil, 0, false)
+	ex.Ingress = ix.explainSide(Ingress, src, dst, nil, 0, false)
 	conns := ix.AllowedConns(src, dst)
 	ex.Allowed = !conns.IsEmpty()
 	ex.Conns = conns.String()
 	return ex
 }
 
-// explainSide explains one direction; protocol nil means over all ports.
-func (ix *Index) explainSide(dir Direction, src, dst Endpoint, protocol *corev1.Protocol, port int32) Side {
+// explainSide explains one direction; protocol nil means over all ports
+// (never brief).
+func (ix *Index) explainSide(dir Direction, src, dst Endpoint, protocol *corev1.Protocol, port int32, brief bool) Side {
 	subject, other := dst, src
 	if dir == Egress {
 		subject, other = src, dst
@@ -99,7 +112,7 @@ func (ix *Index) explainSide(dir Direction, src, dst Endpoint, protocol *corev1.
 	}
 	if !side.Allowed {
 		side.Subject = true
-		ix.explainIsolation(&side, dir, subject, other, dst, protocol, port)
+		ix.explainIsolation(&side, dir, subject, other, dst, protocol, port, brief && protocol != nil)
 	}
 	if protocol == nil {
 		side.Conns = ix.sideConns(dir, src, dst).String()
@@ -107,7 +120,7 @@ func (ix *Index) explainSide(dir Direction, src, dst Endpoint, protocol *corev1.
 	return side
 }
 
-func (ix *Index) explainIsolation(side *Side, dir Direction, subject, other, dst Endpoint, protocol *corev1.Protocol, port int32) {
+func (ix *Index) explainIsolation(side *Side, dir Direction, subject, other, dst Endpoint, protocol *corev1.Protocol, port int32, brief bool) {
 	id := ix.identityOf(subject.Workload)
 	for _, p := range ix.byNamespace[subject.Workload.Namespace] {
 		if !p.podSelector.Matches(id.labels) {
@@ -126,6 +139,15 @@ func (ix *Index) explainIsolation(side *Side, dir Direction, subject, other, dst
 	for _, p := range pols {
 		side.IsolatedBy = append(side.IsolatedBy, p.name)
 		rules := p.rules(dir)
+		if brief {
+			for _, r := range rules {
+				if side.Allowed {
+					break
+				}
+				side.Allowed = ix.peerMatches(r, other) && r.portAllows(dst, *protocol, port)
+			}
+			continue
+		}
 		if len(rules) == 0 {
 			side.Rules = append(side.Rules, RuleResult{Policy: p.name, Reason: fmt.Sprintf("no %s rules: isolates only", strings.ToLower(string(dir)))})
 		}
