@@ -269,6 +269,8 @@ func (v *Validator) analyzer() (*impact.Analyzer, error) {
 		MaxConnections: v.opts.MaxConnections,
 		// The decision reads the red connections only (and the totals).
 		TurnsRedOnly: true,
+		// The decision writes one line per connection (explanationLine).
+		BriefExplanations: true,
 	})
 	if err != nil {
 		err = fmt.Errorf("compile the cluster's current policies: %w", err)

@@ -125,6 +125,10 @@ type Options struct {
 	// every class. A webhook, which reads no other list, saves the work
 	// of sorting and explaining them.
 	TurnsRedOnly bool
+	// BriefExplanations explains connections without the reasons of each
+	// rule (netpol.Index.ExplainBrief): enough to say which side denies and
+	// which policies isolate it, which is all a webhook's one line says.
+	BriefExplanations bool
 }
 
 // Connection is an observed edge judged under the current and the proposed

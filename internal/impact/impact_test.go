@@ -514,3 +514,42 @@ func TestTurnsRedOnly(t *testing.T) {
 		}
 	}
 }
+
+// TestBriefExplanations: with Options.BriefExplanations the impact is the
+// one without, less the rules in each explanation.
+func TestBriefExplanations(t *testing.T) {
+	s := benchWorld()
+	full, err := impact.NewAnalyzer(s.cluster, impact.Options{MaxConnections: 20, MaxExplained: 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	brief, err := impact.NewAnalyzer(s.cluster, impact.Options{MaxConnections: 20, MaxExplained: 20, BriefExplanations: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, ch := range benchChanges(s) {
+		want, err := full.PolicyChange(t.Context(), ch, s.edges)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := brief.PolicyChange(t.Context(), ch, s.edges)
+		if err != nil {
+			t.Fatal(err)
+		}
+		explained := 0
+		for _, list := range [][]impact.Connection{want.TurnsRed, want.TurnsGreen, want.StaysRed} {
+			for i := range list {
+				if ex := list[i].Explanation; ex != nil {
+					explained++
+					ex.Egress.Rules, ex.Ingress.Rules = nil, nil
+				}
+			}
+		}
+		if explained == 0 {
+			t.Errorf("%s: nothing explained", name)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: BriefExplanations gave\n%+v\nwant\n%+v", name, got, want)
+		}
+	}
+}

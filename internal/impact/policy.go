@@ -255,10 +255,10 @@ func (a *Analyzer) PolicyChange(ctx context.Context, ch Change, edges []flow.Edg
 
 	a.report(&imp, js, r.pairOf, explainers{
 		current: func(p *pair) netpol.Explanation {
-			return p.explain(a.current)
+			return p.explain(a.current, a.opts.BriefExplanations)
 		},
 		proposed: func(p *pair) netpol.Explanation {
-			return p.explain(next)
+			return p.explain(next, a.opts.BriefExplanations)
 		},
 	})
 	return imp, nil

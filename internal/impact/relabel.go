@@ -209,10 +209,10 @@ func (a *Analyzer) NamespaceRelabel(ctx context.Context, r NamespaceRelabel, edg
 	}
 	a.report(&imp, js, res.pairOf, explainers{
 		current: func(p *pair) netpol.Explanation {
-			return p.explain(before)
+			return p.explain(before, a.opts.BriefExplanations)
 		},
 		proposed: func(p *pair) netpol.Explanation {
-			return p.explain(after)
+			return p.explain(after, a.opts.BriefExplanations)
 		},
 	})
 	return imp, nil

@@ -285,8 +285,11 @@ func (p *pair) classify(current, proposed *netpol.Index, srcChanges, dstChanges 
 }
 
 // explain explains the pair's verdict under ix.
-func (p *pair) explain(ix *netpol.Index) netpol.Explanation {
+func (p *pair) explain(ix *netpol.Index, brief bool) netpol.Explanation {
 	proto, _ := p.edge.Protocol.Kubernetes()
+	if brief {
+		return ix.ExplainBrief(p.src.Endpoint, p.dst.Endpoint, proto, int32(p.edge.Port))
+	}
 	return ix.Explain(p.src.Endpoint, p.dst.Endpoint, proto, int32(p.edge.Port))
 }
 
