@@ -241,6 +241,7 @@ func Pass(ctx context.Context, in PassInput) (PassResult, error) {
 	}
 	judged = make(map[flow.EdgeKey]judgement, edgeCount(edges))
 	var inPtr, outPtr []*flow.Edge // reused from workload to workload
+	var scratch []byte             // configMap's, likewise
 	for _, w := range inv.Workloads {
 		if err := ctx.Err(); err != nil {
 			return res, err
@@ -326,7 +327,7 @@ func Pass(ctx context.Context, in PassInput) (PassResult, error) {
 			res.Skipped = append(res.Skipped, Skipped{Workload: w.Key(), Reason: err.Error()})
 			continue
 		}
-		cm, err := configMap(w, sug, red, in)
+		cm, err := configMap(w, sug, red, in, &scratch)
 		if err != nil {
 			res.Skipped = append(res.Skipped, Skipped{Workload: w.Key(), Reason: err.Error()})
 			continue
@@ -566,14 +567,16 @@ func rowsOf(status string, rows []suggest.Row) []TrafficRow {
 	return out
 }
 
-func configMap(w *netpol.Workload, sug suggest.Suggestion, red []RedConnection, in PassInput) (corev1.ConfigMap, error) {
+// configMap builds a workload's ConfigMap; scratch is a buffer it may
+// reuse.
+func configMap(w *netpol.Workload, sug suggest.Suggestion, red []RedConnection, in PassInput, scratch *[]byte) (corev1.ConfigMap, error) {
 	// A shallow copy with its own annotations: nothing else is changed.
 	pol := *sug.Policy
 	pol.Annotations = maps.Clone(pol.Annotations)
 	// The generation time changes every pass; it goes on the ConfigMap,
 	// not into the data compared for updates.
 	delete(pol.Annotations, suggest.AnnotationGeneratedAt)
-	policyYAML, err := suggest.YAML(&pol)
+	policyYAML, err := suggest.YAMLString(&pol)
 	if err != nil {
 		return corev1.ConfigMap{}, err
 	}
@@ -610,12 +613,13 @@ func configMap(w *netpol.Workload, sug suggest.Suggestion, red []RedConnection, 
 	}
 	// appendReportJSON writes what json.MarshalIndent(rep, "", "  ")
 	// would, several times faster.
-	reportJSON := append(appendReportJSON(nil, &rep), '\n')
+	reportJSON := append(appendReportJSON((*scratch)[:0], &rep), '\n')
+	*scratch = reportJSON
 	if len(policyYAML)+len(reportJSON) > maxConfigMapData {
 		// The report's tables are what grows: keep the summary.
 		rep.TrafficTotal, rep.RedTotal = len(rep.Traffic), len(rep.Red)
 		rep.Traffic, rep.Red, rep.Truncated = nil, []RedConnection{}, true
-		reportJSON = append(appendReportJSON(nil, &rep), '\n')
+		reportJSON = append(appendReportJSON(reportJSON[:0], &rep), '\n')
 	}
 	return corev1.ConfigMap{
 		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
@@ -625,6 +629,6 @@ func configMap(w *netpol.Workload, sug suggest.Suggestion, red []RedConnection, 
 			Labels:      map[string]string{suggest.LabelManagedBy: ManagedByValue},
 			Annotations: map[string]string{AnnotationGeneratedAt: in.Now.UTC().Format(time.RFC3339)},
 		},
-		Data: map[string]string{KeyPolicy: string(policyYAML), KeyReport: string(reportJSON)},
+		Data: map[string]string{KeyPolicy: policyYAML, KeyReport: string(reportJSON)},
 	}, nil
 }

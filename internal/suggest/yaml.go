@@ -25,9 +25,42 @@ func YAML(p *networkingv1.NetworkPolicy) ([]byte, error) {
 	return treeYAML(p)
 }
 
+// YAMLString is YAML as a string, without the copy string(YAML(p)) makes.
+func YAMLString(p *networkingv1.NetworkPolicy) (string, error) {
+	if p == nil {
+		return "", fmt.Errorf("render policy: no policy")
+	}
+	if out, ok := typedPolicyYAMLAs(p, func(b []byte) string { return string(b) }); ok {
+		return out, nil
+	}
+	out, err := treeYAML(p)
+	return string(out), err
+}
+
 // treeYAML renders a policy through its JSON tree: encoding/json decides
 // which fields are written, fastYAML (or sigs.k8s.io/yaml) writes them.
 func treeYAML(p *networkingv1.NetworkPolicy) ([]byte, error) {
+	obj, err := jsonTreeOf(p)
+	if err != nil {
+		return nil, err
+	}
+	if out, ok := fastYAML(obj); ok {
+		return out, nil
+	}
+	if out, ok := stableYAML(obj); ok {
+		return out, nil
+	}
+	// (For a map whose keys yaml.v2 has no one order for, beside a string
+	// our writers are unsure of, this writes differently from run to run.)
+	out, err := yaml.Marshal(obj)
+	if err != nil {
+		return nil, fmt.Errorf("render policy %s/%s: %w", p.Namespace, p.Name, err)
+	}
+	return out, nil
+}
+
+// jsonTreeOf is the policy's JSON tree, as kubectl would print it.
+func jsonTreeOf(p *networkingv1.NetworkPolicy) (map[string]any, error) {
 	// A shallow copy: only the type fields change, and marshalling reads.
 	cp := *p
 	cp.APIVersion, cp.Kind = "networking.k8s.io/v1", "NetworkPolicy"
@@ -43,15 +76,5 @@ func treeYAML(p *networkingv1.NetworkPolicy) ([]byte, error) {
 	if md, ok := obj["metadata"].(map[string]any); ok {
 		delete(md, "creationTimestamp")
 	}
-	if out, ok := fastYAML(obj); ok {
-		return out, nil
-	}
-	if out, ok := stableYAML(obj); ok {
-		return out, nil
-	}
-	out, err := yaml.Marshal(obj)
-	if err != nil {
-		return nil, fmt.Errorf("render policy %s/%s: %w", p.Namespace, p.Name, err)
-	}
-	return out, nil
+	return obj, nil
 }

@@ -19,8 +19,16 @@ import (
 // false and the caller takes the JSON tree. TestTypedYAMLMatchesTree and
 // FuzzPolicyYAML hold it to that.
 func typedPolicyYAML(p *networkingv1.NetworkPolicy) ([]byte, bool) {
+	return typedPolicyYAMLAs(p, bytes.Clone)
+}
+
+// typedPolicyYAMLAs is typedPolicyYAML with the pooled buffer's bytes
+// handed out as conv makes them: a copy, or a string (one copy, not two,
+// for a caller that wants a string).
+func typedPolicyYAMLAs[T any](p *networkingv1.NetworkPolicy, conv func([]byte) T) (T, bool) {
+	var out T
 	if !typedMeta(&p.ObjectMeta) {
-		return nil, false
+		return out, false
 	}
 	w := policyWriters.Get().(*policyWriter)
 	w.inline, w.ok = false, true
@@ -28,10 +36,9 @@ func typedPolicyYAML(p *networkingv1.NetworkPolicy) ([]byte, bool) {
 	// a slice stored into a heap object costs a write barrier on every
 	// append while the collector runs.
 	b := w.policy(w.buf[:0], p)
-	var out []byte
 	ok := w.ok
 	if ok {
-		out = bytes.Clone(b)
+		out = conv(b)
 	}
 	if cap(b) <= maxPooledPolicyBuffer {
 		w.buf = b

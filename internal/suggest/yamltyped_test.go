@@ -490,3 +490,39 @@ func BenchmarkTreeYAML(b *testing.B) {
 		}
 	}
 }
+
+// YAMLString is string(YAML(p)), both ways a policy can go. (But for the
+// rare policy sigs.k8s.io/yaml writes differently from run to run: keys
+// with no one yaml.v2 order beside a string our writers are unsure of.)
+func TestYAMLString(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 13))
+	unstable := 0
+	for range 2000 {
+		g := policyGen{strs: commonStrings, rare: trickyStrings, intn: r.IntN, int32: func() int32 { return int32(r.Uint32()) }}
+		p := g.policy()
+		if _, typed := typedPolicyYAML(p); !typed {
+			obj, err := jsonTreeOf(p)
+			if err != nil {
+				if _, serr := YAMLString(p); serr == nil {
+					t.Fatalf("YAMLString of a policy JSON cannot write (%v): no error", err)
+				}
+				continue
+			}
+			if _, ok := stableYAML(obj); !ok {
+				unstable++ // sigs.k8s.io/yaml's, maybe not the same twice
+				continue
+			}
+		}
+		want, werr := YAML(p)
+		got, gerr := YAMLString(p)
+		if (werr == nil) != (gerr == nil) || got != string(want) {
+			t.Fatalf("YAMLString = %q, %v; YAML = %q, %v", got, gerr, want, werr)
+		}
+	}
+	if unstable > 1500 {
+		t.Errorf("%d of 2000 generated policies go to sigs.k8s.io/yaml: too few compared", unstable)
+	}
+	if _, err := YAMLString(nil); err == nil {
+		t.Error("YAMLString(nil): no error")
+	}
+}
