@@ -5,8 +5,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-
-	"github.com/redline-dev/redline/internal/flow"
 )
 
 // Memo carries, from one pass to the next, each workload's ConfigMap and a
@@ -45,9 +43,10 @@ type memoEntry struct {
 	red    int
 }
 
-// memoEdge is what of an edge a workload's ConfigMap depends on.
+// memoEdge is what of an edge a workload's ConfigMap depends on: its key
+// (as the pass hashes it, with the memo's seeds) and how it was judged.
 type memoEdge struct {
-	key           flow.EdgeKey
+	key           [2]uint64
 	egress        bool
 	denied, drops bool
 }
