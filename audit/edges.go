@@ -99,18 +99,6 @@ func (p *passEdges) pointers(dst []*flow.Edge, refs []edgeRef) []*flow.Edge {
 	return dst
 }
 
-// values copies what ptrs point to.
-func values(ptrs []*flow.Edge) []flow.Edge {
-	if len(ptrs) == 0 {
-		return nil
-	}
-	out := make([]flow.Edge, len(ptrs))
-	for i, e := range ptrs {
-		out[i] = *e
-	}
-	return out
-}
-
 // edgeCount is how many edges r holds, when it knows (a size hint).
 func edgeCount(r suggest.EdgeReader) int {
 	p, ok := r.(*passEdges)

@@ -331,7 +331,7 @@ func Pass(ctx context.Context, in PassInput) (PassResult, error) {
 		slices.SortFunc(red, redCmp)
 		red = slices.Compact(red)
 		sug, err := suggest.Suggest(suggest.Input{
-			Subject: subject, Inventory: inv, Ingress: values(inPtr), Egress: values(outPtr),
+			Subject: subject, Inventory: inv, IngressRefs: inPtr, EgressRefs: outPtr,
 			Window: in.Window, Now: in.Now, Source: cmp.Or(in.Source, "redline audit"),
 			SkipSelfCheck: true, Lookup: lookup,
 		}, suggest.Choices{NamespaceLabelKey: in.NamespaceLabelKey})

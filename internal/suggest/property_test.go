@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
+	"reflect"
 	"slices"
 	"testing"
 
@@ -218,6 +219,18 @@ func checkProperty(t *testing.T, seed uint64, unique bool) (asserted, skipped, s
 		s, err := Suggest(in, ch)
 		if err != nil {
 			t.Fatalf("seed %d: %v", seed, err)
+		}
+		// The same edges by pointer make the same suggestion.
+		byRef := in
+		byRef.Ingress, byRef.Egress = nil, nil
+		for i := range in.Ingress {
+			byRef.IngressRefs = append(byRef.IngressRefs, &in.Ingress[i])
+		}
+		for i := range in.Egress {
+			byRef.EgressRefs = append(byRef.EgressRefs, &in.Egress[i])
+		}
+		if got, err := Suggest(byRef, ch); err != nil || !reflect.DeepEqual(got, s) {
+			t.Errorf("seed %d: %s: by pointer %+v (%v), by value %+v", seed, w.Key(), got, err, s)
 		}
 		// The check compiles only the directions it asks about; with the
 		// whole policy it must come to the same rows.

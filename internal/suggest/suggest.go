@@ -108,6 +108,10 @@ type Input struct {
 	// subject count as the subject's: callers add them (see
 	// ServicesSelecting).
 	Ingress, Egress []flow.Edge
+	// IngressRefs and EgressRefs, when either is set, are used instead of
+	// Ingress and Egress: the same edges by pointer, for a caller that has
+	// them in memory (the audit), saving a copy of each.
+	IngressRefs, EgressRefs []*flow.Edge
 	// Aliases map alias names to their CIDRs.
 	Aliases map[string][]netip.Prefix
 	Window  time.Duration
@@ -526,9 +530,18 @@ func (b *builder) backends(svc *inventory.Service) []*netpol.Workload {
 
 // rows lists the table rows, deduplicated and sorted.
 func (b *builder) rows() []Row {
-	out := make([]Row, 0, len(b.in.Ingress)+len(b.in.Egress))
+	ingress, egress := b.in.IngressRefs, b.in.EgressRefs
+	if ingress == nil && egress == nil {
+		for i := range b.in.Ingress {
+			ingress = append(ingress, &b.in.Ingress[i])
+		}
+		for i := range b.in.Egress {
+			egress = append(egress, &b.in.Egress[i])
+		}
+	}
+	out := make([]Row, 0, len(ingress)+len(egress))
 	add := func(r Row) { out = append(out, normRow(r)) }
-	for _, e := range b.in.Ingress {
+	for _, e := range ingress {
 		r := Row{Direction: netpol.Ingress, Peer: e.Src, Protocol: e.Protocol, Port: e.Port}
 		if b.isSubject(e.Src) {
 			continue // traffic to itself is always allowed
@@ -541,7 +554,7 @@ func (b *builder) rows() []Row {
 		}
 		add(r)
 	}
-	for _, e := range b.in.Egress {
+	for _, e := range egress {
 		if b.isSubject(e.Dst) {
 			continue
 		}
