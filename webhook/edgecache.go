@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"sync"
 	"time"
@@ -44,8 +45,18 @@ type edgeCache struct {
 	mu    sync.Mutex
 	byNS  map[string]*cachedEdges
 	total int
+	// reading are the first reads of namespaces in flight: requests for
+	// the same namespace wait for it rather than read too (at start-up,
+	// every request is a first).
+	reading map[string]*coldRead
 	// refreshes counts background refreshes in flight (tests wait).
 	refreshes sync.WaitGroup
+}
+
+type coldRead struct {
+	done  chan struct{}
+	edges []flow.Edge
+	err   error
 }
 
 type cachedEdges struct {
@@ -55,7 +66,7 @@ type cachedEdges struct {
 }
 
 func newEdgeCache(src EdgeSource, ttl time.Duration, log *slog.Logger) *edgeCache {
-	return &edgeCache{src: src, ttl: ttl, now: time.Now, log: log, max: maxCachedEdges, byNS: map[string]*cachedEdges{}}
+	return &edgeCache{src: src, ttl: ttl, now: time.Now, log: log, max: maxCachedEdges, byNS: map[string]*cachedEdges{}, reading: map[string]*coldRead{}}
 }
 
 // Healthy forwards the source's health check (the store's), which
@@ -84,13 +95,31 @@ func (c *edgeCache) NamespaceEdges(ctx context.Context, ns string, from, to time
 		c.mu.Unlock()
 		return edges, nil
 	}
-	c.mu.Unlock()
-	edges, err := c.src.NamespaceEdges(ctx, ns, from, to)
-	if err != nil {
-		return nil, err
+	if r := c.reading[ns]; r != nil {
+		c.mu.Unlock()
+		select {
+		case <-r.done:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		if r.err != nil && ctx.Err() == nil && (errors.Is(r.err, context.Canceled) || errors.Is(r.err, context.DeadlineExceeded)) {
+			// The reader's budget ran out, not ours: read again.
+			return c.NamespaceEdges(ctx, ns, from, to)
+		}
+		return r.edges, r.err
 	}
-	c.store(ns, edges, now)
-	return edges, nil
+	r := &coldRead{done: make(chan struct{})}
+	c.reading[ns] = r
+	c.mu.Unlock()
+	r.edges, r.err = c.src.NamespaceEdges(ctx, ns, from, to)
+	if r.err == nil {
+		c.store(ns, r.edges, now)
+	}
+	c.mu.Lock()
+	delete(c.reading, ns)
+	c.mu.Unlock()
+	close(r.done)
+	return r.edges, r.err
 }
 
 // (store keeps the newer of two reads: a slow background refresh may end

@@ -118,3 +118,97 @@ func TestEdgeCache(t *testing.T) {
 		t.Fatalf("over the bound: shop kept %v, bank kept %v, %d edges; want shop dropped, 20 edges", hasShop, hasBank, total)
 	}
 }
+
+// gatedEdges blocks NamespaceEdges until released, counting the calls.
+type gatedEdges struct {
+	countingEdges
+	gate chan struct{}
+}
+
+func (g *gatedEdges) NamespaceEdges(ctx context.Context, ns string, from, to time.Time) ([]flow.Edge, error) {
+	select {
+	case <-g.gate:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	return g.countingEdges.NamespaceEdges(ctx, ns, from, to)
+}
+
+// Requests for a namespace no one has read yet wait for the one read in
+// flight instead of each reading it; when that read's own budget runs
+// out, a waiter with budget left reads itself.
+func TestEdgeCacheFirstReadShared(t *testing.T) {
+	src := &gatedEdges{countingEdges: countingEdges{calls: map[string]int{}, n: 5}, gate: make(chan struct{})}
+	c := newEdgeCache(src, 30*time.Second, slog.New(slog.DiscardHandler))
+	now := time.Now()
+	var wg sync.WaitGroup
+	got := make([][]flow.Edge, 6)
+	for i := range got {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			edges, err := c.NamespaceEdges(context.Background(), "shop", now.Add(-time.Hour), now)
+			if err != nil {
+				t.Error(err)
+			}
+			got[i] = edges
+		}()
+	}
+	// Let them all queue up behind the first, then release one read.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		c.mu.Lock()
+		r := c.reading["shop"]
+		c.mu.Unlock()
+		if r != nil || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(50 * time.Millisecond)
+	close(src.gate) // every read in flight goes through: there must be one
+	wg.Wait()
+	if n := src.count("shop"); n != 1 {
+		t.Fatalf("%d store reads for 6 concurrent first requests, want 1", n)
+	}
+	for i := range got {
+		if len(got[i]) != 5 || &got[i][0] != &got[0][0] {
+			t.Fatalf("request %d got %d edges, not the shared slice", i, len(got[i]))
+		}
+	}
+
+	// The reader gives up (its budget), a waiter does not: it reads.
+	src.gate = make(chan struct{})
+	short, cancel := context.WithCancel(context.Background())
+	errs := make(chan error, 1)
+	go func() {
+		_, err := c.NamespaceEdges(short, "bank", now, now)
+		errs <- err
+	}()
+	for {
+		c.mu.Lock()
+		r := c.reading["bank"]
+		c.mu.Unlock()
+		if r != nil {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	waiter := make(chan []flow.Edge, 1)
+	go func() {
+		edges, err := c.NamespaceEdges(context.Background(), "bank", now, now)
+		if err != nil {
+			t.Error(err)
+		}
+		waiter <- edges
+	}()
+	time.Sleep(50 * time.Millisecond)
+	cancel()
+	if err := <-errs; !errors.Is(err, context.Canceled) {
+		t.Fatalf("the reader whose budget ran out: %v", err)
+	}
+	src.gate <- struct{}{}
+	if edges := <-waiter; len(edges) != 5 {
+		t.Fatalf("the waiter got %d edges, want its own read", len(edges))
+	}
+}
