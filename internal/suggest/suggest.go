@@ -1175,7 +1175,7 @@ func (b *builder) checkedPolicy() *networkingv1.NetworkPolicy {
 				n = &out
 			}
 			n.any = true
-			n.nonAddr = n.nonAddr || r.Peer.Kind != flow.EndpointAddress
+			n.nonAddr = n.nonAddr || b.selectablePeer(r.Peer)
 		}
 	}
 	note(b.sug.Excluded)
@@ -1206,6 +1206,22 @@ func (b *builder) checkedPolicy() *networkingv1.NetworkPolicy {
 		p.Spec.Egress = slices.DeleteFunc(slices.Clone(p.Spec.Egress), func(r networkingv1.NetworkPolicyEgressRule) bool { return !meetsAddresses(r.To) })
 	}
 	return &p
+}
+
+// selectablePeer reports whether a row's peer can be a pod the engine selects by
+// labels: a workload it knows off the host network (a host-network pod is
+// its node's address to policies), or a Service's backends. Rows of other
+// peers (addresses, nodes, unknown workloads) meet only ipBlocks and rules
+// without peers.
+func (b *builder) selectablePeer(p flow.Endpoint) bool {
+	if p.Kind != flow.EndpointWorkload {
+		return false
+	}
+	if isService(p) {
+		return true
+	}
+	w := b.wls[p]
+	return w != nil && !w.HostNetwork
 }
 
 // meetsAddresses reports whether a rule with these peers can allow an

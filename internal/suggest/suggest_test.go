@@ -427,3 +427,45 @@ func TestRowsDeduplicated(t *testing.T) {
 		}
 	}
 }
+
+// Rows whose peers only ipBlocks can meet (an address, a host-network
+// workload: its node's address to policies) are checked against the
+// ipBlock rules alone; the result is the whole policy's, with a manual
+// CIDR rule covering them and without.
+func TestCheckNonPodPeers(t *testing.T) {
+	inv := fixture()
+	node := wl("monitoring", "DaemonSet", "node-exporter", "192.168.0.20", map[string]string{"app": "node-exporter"})
+	node.HostNetwork = true
+	inv.Workloads = append(inv.Workloads, node)
+	inv.Namespaces = append(inv.Namespaces, ns("monitoring"))
+	web := we("shop", "Deployment", "web")
+	edges := []flow.Edge{
+		edge(web, we("monitoring", "DaemonSet", "node-exporter"), tcp, 9100, nil),
+		edge(web, addrEP("192.168.0.20", flow.ClassInternal, ""), tcp, 9100, nil),
+		edge(web, addrEP("203.0.113.7", flow.ClassExternal, ""), tcp, 443, nil),
+		edge(web, we("shop", "StatefulSet", "db"), tcp, 5432, nil),
+	}
+	for _, ch := range []Choices{
+		{},
+		{AllowEgressCIDRs: []CIDRRule{{CIDR: netip.MustParsePrefix("192.168.0.0/24"), Protocol: tcp, Port: 9100}}},
+		{AllowEgressCIDRs: []CIDRRule{{CIDR: netip.MustParsePrefix("0.0.0.0/0")}}},
+	} {
+		in := input(inv, web, edges...)
+		in.SkipSelfCheck = true // as the audit: only the excluded and unselectable rows are checked
+		got, err := Suggest(in, ch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		in.fullCheck = true
+		want, err := Suggest(in, ch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(got.StillAllowed, want.StillAllowed) || !slices.Equal(got.Warnings, want.Warnings) {
+			t.Errorf("choices %+v: still allowed %v, with the whole policy checked %v", ch, got.StillAllowed, want.StillAllowed)
+		}
+		if len(ch.AllowEgressCIDRs) > 0 && len(got.StillAllowed) == 0 {
+			t.Errorf("choices %+v: nothing still allowed under a CIDR rule covering excluded rows", ch)
+		}
+	}
+}
