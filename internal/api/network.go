@@ -297,11 +297,11 @@ func parseWindow(since string) (time.Duration, error) {
 }
 
 // gather reads the edges of subject over [from, to): a workload's own
-// plus the ingress of the Services selecting it; a Service's own plus
-// its backing workloads'.
-func (n *NetworkHandler) gather(ctx context.Context, inv *inventory.Inventory, subject flow.Endpoint, from, to time.Time) (ingress, egress []flow.Edge, err error) {
+// plus the ingress of the Services selecting it (l.Gather); a Service's
+// own plus its backing workloads'. l is a Lookup of inv.
+func (n *NetworkHandler) gather(ctx context.Context, inv *inventory.Inventory, l *suggest.Lookup, subject flow.Endpoint, from, to time.Time) (ingress, egress []flow.Edge, err error) {
 	if subject.WorkloadKind != inventory.ServiceEndpointKind {
-		return suggest.Gather(ctx, n.Store, inv, subject, from, to)
+		return l.Gather(ctx, n.Store, subject, from, to)
 	}
 	if ingress, egress, err = n.Store.WorkloadEdges(ctx, subject, from, to); err != nil {
 		return nil, nil, err

@@ -125,9 +125,10 @@ func (h *SuggestionsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (h *SuggestionsHandler) suggest(ctx context.Context, subject flow.Endpoint, window time.Duration, choices suggest.Choices) (SuggestionResponse, int, error) {
 	inv := h.Inventory()
 	now := h.Now()
-	in := suggest.Input{Subject: subject, Inventory: inv, Aliases: h.Aliases(), Window: window, Now: now, Source: "redline serve"}
+	lookup := suggest.NewLookup(inv)
+	in := suggest.Input{Subject: subject, Inventory: inv, Aliases: h.Aliases(), Window: window, Now: now, Source: "redline serve", Lookup: lookup}
 	var err error
-	if in.Ingress, in.Egress, err = suggest.Gather(ctx, h.Edges, inv, subject, now.Add(-window), now.Add(time.Hour)); err != nil {
+	if in.Ingress, in.Egress, err = lookup.Gather(ctx, h.Edges, subject, now.Add(-window), now.Add(time.Hour)); err != nil {
 		return SuggestionResponse{}, http.StatusServiceUnavailable, fmt.Errorf("read observed traffic: %w", err)
 	}
 	s, err := suggest.Suggest(in, choices)

@@ -130,11 +130,12 @@ func (n *NetworkHandler) buildTopology(r *http.Request, subject flow.Endpoint, c
 	ctx := r.Context()
 	inv := n.Inventory()
 	now := n.now()
-	in, out, err := n.gather(ctx, inv, subject, now.Add(-window), now.Add(time.Hour))
+	lookup := suggest.NewLookup(inv)
+	in, out, err := n.gather(ctx, inv, lookup, subject, now.Add(-window), now.Add(time.Hour))
 	if err != nil {
 		return TopologyResponse{}, http.StatusServiceUnavailable, fmt.Errorf("read observed traffic: %w", err)
 	}
-	input := suggest.Input{Subject: subject, Inventory: inv, Ingress: in, Egress: out, Window: window, Now: now, Source: "redline serve"}
+	input := suggest.Input{Subject: subject, Inventory: inv, Ingress: in, Egress: out, Window: window, Now: now, Source: "redline serve", Lookup: lookup}
 	if n.Classifier != nil {
 		if cl := n.Classifier(); cl != nil {
 			input.Aliases = cl.Aliases()

@@ -13,6 +13,7 @@ import (
 	"github.com/redline-dev/redline/internal/inventory"
 	"github.com/redline-dev/redline/internal/kubeauth"
 	"github.com/redline-dev/redline/internal/store"
+	"github.com/redline-dev/redline/internal/suggest"
 	"github.com/redline-dev/redline/internal/traffic"
 )
 
@@ -54,7 +55,8 @@ func (n *NetworkHandler) traffic(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	in, out, err := n.gather(r.Context(), n.Inventory(), subject, from, to)
+	inv := n.Inventory()
+	in, out, err := n.gather(r.Context(), inv, suggest.NewLookup(inv), subject, from, to)
 	if err != nil {
 		writeError(w, http.StatusServiceUnavailable, "read observed traffic: "+err.Error())
 		return

@@ -103,12 +103,7 @@ func edge(src, dst flow.Endpoint, proto flow.Protocol, port uint16, via *flow.Se
 func input(inv *inventory.Inventory, subject flow.Endpoint, edges ...flow.Edge) Input {
 	in := Input{Subject: subject, Inventory: inv, Window: testWindow, Now: testNow, Source: "test",
 		Aliases: map[string][]netip.Prefix{"proxies": {netip.MustParsePrefix("198.51.100.0/28"), netip.MustParsePrefix("198.51.100.64/28")}}}
-	dsts := []flow.Endpoint{subject}
-	for _, w := range inv.Workloads {
-		if flow.WorkloadEndpoint(w.Namespace, w.Kind, w.Name) == subject {
-			dsts = append(dsts, ServicesSelecting(inv, w)...)
-		}
-	}
+	dsts := append([]flow.Endpoint{subject}, NewLookup(inv).ServicesSelecting(subject)...)
 	for _, e := range edges {
 		if e.Src == subject {
 			in.Egress = append(in.Egress, e)

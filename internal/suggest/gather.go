@@ -15,22 +15,10 @@ type EdgeReader interface {
 
 // Gather reads the edges a suggestion for subject needs over [from, to):
 // its own, plus the ingress of the Services that select it (connections
-// recorded to a Service endpoint are the backing workload's too).
+// recorded to a Service endpoint are the backing workload's too). It is
+// Lookup.Gather over a Lookup made for the call: a caller that also
+// suggests, or gathers for many subjects, makes one Lookup for all (and
+// passes it in Input.Lookup).
 func Gather(ctx context.Context, r EdgeReader, inv *inventory.Inventory, subject flow.Endpoint, from, to time.Time) (ingress, egress []flow.Edge, err error) {
-	if ingress, egress, err = r.WorkloadEdges(ctx, subject, from, to); err != nil {
-		return nil, nil, err
-	}
-	for _, w := range inv.Workloads {
-		if w.Namespace != subject.Namespace || w.Kind != subject.WorkloadKind || w.Name != subject.Name {
-			continue
-		}
-		for _, svc := range ServicesSelecting(inv, w) {
-			in, _, err := r.WorkloadEdges(ctx, svc, from, to)
-			if err != nil {
-				return nil, nil, err
-			}
-			ingress = append(ingress, in...)
-		}
-	}
-	return ingress, egress, nil
+	return NewLookup(inv).Gather(ctx, r, subject, from, to)
 }

@@ -106,7 +106,7 @@ type Input struct {
 	// Ingress and Egress are the subject's edges over the window (what
 	// store.WorkloadEdges returns). Ingress edges to a Service backed by the
 	// subject count as the subject's: callers add them (see
-	// ServicesSelecting).
+	// Lookup.ServicesSelecting).
 	Ingress, Egress []flow.Edge
 	// IngressRefs and EgressRefs, when either is set, are used instead of
 	// Ingress and Egress: the same edges by pointer, for a caller that has
@@ -161,19 +161,6 @@ type Suggestion struct {
 	StillAllowed []Row
 	NeedsLabel   []NamespaceLabelNeed
 	Warnings     []string
-}
-
-// ServicesSelecting returns the Service endpoints whose selector picks the
-// workload's pod labels: their ingress edges belong to the workload's table.
-func ServicesSelecting(inv *inventory.Inventory, w *netpol.Workload) []flow.Endpoint {
-	var out []flow.Endpoint
-	for i := range inv.Services {
-		s := &inv.Services[i]
-		if s.Namespace == w.Namespace && s.Selects(w.Labels) {
-			out = append(out, inventory.ServiceEndpoint(s.Namespace, s.Name))
-		}
-	}
-	return out
 }
 
 // PolicyName is the stable name of the policy for a subject.

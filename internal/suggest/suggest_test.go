@@ -381,12 +381,8 @@ func TestRowsDeduplicated(t *testing.T) {
 	web := we("shop", "Deployment", "web")
 	agent := we("shop", "DaemonSet", "log-agent")
 	var svc flow.Endpoint
-	for _, w := range inv.Workloads {
-		if ep := we(w.Namespace, w.Kind, w.Name); ep == web {
-			if s := ServicesSelecting(inv, w); len(s) > 0 {
-				svc = s[0]
-			}
-		}
+	if s := NewLookup(inv).ServicesSelecting(web); len(s) > 0 {
+		svc = s[0]
 	}
 	if svc == (flow.Endpoint{}) {
 		t.Fatal("the fixture has no Service selecting web")

@@ -262,9 +262,10 @@ func (o *SuggestOptions) Run(ctx context.Context) error {
 	from, to := now.Add(-o.since), now.Add(time.Hour)
 
 	var out []suggest.Suggestion
+	lookup := suggest.NewLookup(inv) // one for every subject (--all)
 	for _, subject := range subjects {
-		in := suggest.Input{Subject: subject, Inventory: inv, Aliases: cluster.Classifier().Aliases(), Window: o.since, Now: now, Source: "redline suggest " + o.DataDir}
-		if in.Ingress, in.Egress, err = suggest.Gather(ctx, st, inv, subject, from, to); err != nil {
+		in := suggest.Input{Subject: subject, Inventory: inv, Aliases: cluster.Classifier().Aliases(), Window: o.since, Now: now, Source: "redline suggest " + o.DataDir, Lookup: lookup}
+		if in.Ingress, in.Egress, err = lookup.Gather(ctx, st, subject, from, to); err != nil {
 			return err
 		}
 		s, err := suggest.Suggest(in, o.choices)
