@@ -149,44 +149,9 @@ func firstRanks(rs []rank, k int, order func(x, y rank) int) []rank {
 }
 
 // selectByCount reorders rs so that its first k elements are ones with
-// the k highest counts: quickselect.
+// the k highest counts.
 func selectByCount(rs []rank, k int) {
-	lo, hi, t := 0, len(rs)-1, k-1
-	for lo < hi {
-		mid := lo + (hi-lo)/2
-		if rs[mid].count > rs[lo].count {
-			rs[mid], rs[lo] = rs[lo], rs[mid]
-		}
-		if rs[hi].count > rs[lo].count {
-			rs[hi], rs[lo] = rs[lo], rs[hi]
-		}
-		if rs[hi].count > rs[mid].count {
-			rs[hi], rs[mid] = rs[mid], rs[hi]
-		}
-		pivot := rs[mid].count
-		i, j := lo, hi
-		for i <= j {
-			for rs[i].count > pivot {
-				i++
-			}
-			for rs[j].count < pivot {
-				j--
-			}
-			if i <= j {
-				rs[i], rs[j] = rs[j], rs[i]
-				i++
-				j--
-			}
-		}
-		switch {
-		case t <= j:
-			hi = j
-		case t >= i:
-			lo = i
-		default:
-			return
-		}
-	}
+	selectFirst(rs, k, func(x, y rank) int { return cmp.Compare(y.count, x.count) })
 }
 
 // rankList returns a list of n ranks, recycled when one is big enough.
