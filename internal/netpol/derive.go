@@ -160,18 +160,8 @@ func (d *Index) renewIdentities(ix *Index, ids []int32, s *deriveScratch) {
 		id := &s.ids[k]
 		*id = identity{id: old.id, namespace: old.namespace, labels: old.labels}
 		start := len(lists)
-		egress := s.egress[:0]
-		for _, p := range d.byNamespace[old.namespace.name] {
-			if !p.podSelector.Matches(id.labels) {
-				continue
-			}
-			if p.ingress {
-				lists = append(lists, p)
-			}
-			if p.egress {
-				egress = append(egress, p)
-			}
-		}
+		var egress []*compiledPolicy
+		lists, egress = appendIsolating(lists, s.egress[:0], d.byNamespace[old.namespace.name], id.labels)
 		mid := len(lists)
 		lists = append(lists, egress...)
 		s.egress = egress

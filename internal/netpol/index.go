@@ -160,18 +160,26 @@ func (ix *Index) register(w *Workload) int32 {
 // newIdentity computes which policies isolate pods with these labels.
 func (ix *Index) newIdentity(ns *namespaceInfo, lbls map[string]string) *identity {
 	id := &identity{id: -1, namespace: ns, labels: labels.Set(lbls)}
-	for _, p := range ix.byNamespace[ns.name] {
-		if !p.podSelector.Matches(id.labels) {
+	id.ingress, id.egress = appendIsolating(nil, nil, ix.byNamespace[ns.name], id.labels)
+	return id
+}
+
+// appendIsolating appends to ingress and egress the policies of pols (one
+// namespace's) that select pods with lbls and isolate them in that
+// direction.
+func appendIsolating(ingress, egress, pols []*compiledPolicy, lbls labels.Set) ([]*compiledPolicy, []*compiledPolicy) {
+	for _, p := range pols {
+		if !p.podSelector.Matches(lbls) {
 			continue
 		}
 		if p.ingress {
-			id.ingress = append(id.ingress, p)
+			ingress = append(ingress, p)
 		}
 		if p.egress {
-			id.egress = append(id.egress, p)
+			egress = append(egress, p)
 		}
 	}
-	return id
+	return ingress, egress
 }
 
 // identityOf returns the identity of a pod endpoint. Workloads that were not
