@@ -154,22 +154,7 @@ func (n *NetworkHandler) whatIf(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, err.Error())
 		return
 	}
-	change := impact.Change{Operation: impact.Create, New: p}
-	var current *networkingv1.NetworkPolicy
-	for _, cp := range inv.Policies {
-		if cp.Namespace == p.Namespace && cp.Name == p.Name {
-			current = cp
-		}
-	}
-	switch {
-	case in.delete:
-		change = impact.Change{Operation: impact.Delete, Old: p}
-		if current != nil {
-			change.Old = current
-		}
-	case current != nil:
-		change = impact.Change{Operation: impact.Update, Old: current, New: p}
-	}
+	change := impact.ChangeFor(inv.Policies, p, in.delete)
 	now := n.now()
 	edges, err := n.Store.NamespaceEdges(r.Context(), p.Namespace, now.Add(-window), now.Add(time.Hour))
 	if err != nil {

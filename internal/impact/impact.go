@@ -76,6 +76,28 @@ type Change struct {
 	Old, New  *networkingv1.NetworkPolicy
 }
 
+// ChangeFor is the change proposing p makes to the current policies (or,
+// with del, deleting it): an update of the current policy of the same
+// namespace and name when there is one, else a create; a delete of the
+// current one when there is one, else of p.
+func ChangeFor(current []*networkingv1.NetworkPolicy, p *networkingv1.NetworkPolicy, del bool) Change {
+	var cur *networkingv1.NetworkPolicy
+	for _, cp := range current {
+		if cp.Namespace == p.Namespace && cp.Name == p.Name {
+			cur = cp
+		}
+	}
+	switch {
+	case del && cur != nil:
+		return Change{Operation: Delete, Old: cur}
+	case del:
+		return Change{Operation: Delete, Old: p}
+	case cur != nil:
+		return Change{Operation: Update, Old: cur, New: p}
+	}
+	return Change{Operation: Create, New: p}
+}
+
 // NamespaceRelabel is a proposed change of a namespace's labels. OldLabels
 // nil means the labels the cluster has. The kubernetes.io/metadata.name
 // label cannot change and is added to both.

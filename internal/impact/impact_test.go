@@ -553,3 +553,25 @@ func TestBriefExplanations(t *testing.T) {
 		}
 	}
 }
+
+func TestChangeFor(t *testing.T) {
+	cur := denyAllOf("shop", "deny")
+	other := denyAllOf("bank", "deny")
+	proposed := denyAllOf("shop", "deny")
+	fresh := denyAllOf("shop", "new")
+	current := []*networkingv1.NetworkPolicy{other, cur}
+	for _, tc := range []struct {
+		p    *networkingv1.NetworkPolicy
+		del  bool
+		want impact.Change
+	}{
+		{proposed, false, impact.Change{Operation: impact.Update, Old: cur, New: proposed}},
+		{fresh, false, impact.Change{Operation: impact.Create, New: fresh}},
+		{proposed, true, impact.Change{Operation: impact.Delete, Old: cur}},
+		{fresh, true, impact.Change{Operation: impact.Delete, Old: fresh}},
+	} {
+		if got := impact.ChangeFor(current, tc.p, tc.del); got != tc.want {
+			t.Errorf("ChangeFor(%s/%s, delete %v) = %+v, want %+v", tc.p.Namespace, tc.p.Name, tc.del, got, tc.want)
+		}
+	}
+}

@@ -11,7 +11,6 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
-	networkingv1 "k8s.io/api/networking/v1"
 
 	"github.com/redline-dev/redline/internal/impact"
 	"github.com/redline-dev/redline/internal/inventory"
@@ -120,22 +119,7 @@ func (o *WhatIfOptions) Run(ctx context.Context) error {
 		return fmt.Errorf("%s: want exactly one NetworkPolicy, found %d", o.PolicyFile, len(proposed.Policies))
 	}
 	policy := proposed.Policies[0]
-	change := impact.Change{Operation: impact.Create, New: policy}
-	var current *networkingv1.NetworkPolicy
-	for _, p := range inv.Policies {
-		if p.Namespace == policy.Namespace && p.Name == policy.Name {
-			current = p
-		}
-	}
-	switch {
-	case o.Delete:
-		change = impact.Change{Operation: impact.Delete, Old: policy}
-		if current != nil {
-			change.Old = current
-		}
-	case current != nil:
-		change = impact.Change{Operation: impact.Update, Old: current, New: policy}
-	}
+	change := impact.ChangeFor(inv.Policies, policy, o.Delete)
 
 	cluster := impact.Cluster{Namespaces: inv.Namespaces, Workloads: inv.Workloads, Policies: inv.Policies, Options: netpol.DefaultOptions()}
 	for _, s := range inv.Services {
