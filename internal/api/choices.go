@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/redline-dev/redline/internal/flow"
-	"github.com/redline-dev/redline/internal/kubeauth"
 	"github.com/redline-dev/redline/internal/store"
 	"github.com/redline-dev/redline/internal/suggest"
 )
@@ -100,13 +99,8 @@ func strictJSON(data []byte, v any) error {
 // getChoices serves GET .../choices: the saved draft (get traffic in the
 // namespace: a draft names the namespace's traffic rows).
 func (n *NetworkHandler) getChoices(w http.ResponseWriter, r *http.Request) {
-	subject, err := subjectRef(r)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	if _, err := n.Auth.Check(r, kubeauth.ReadTraffic(subject.Namespace)); err != nil {
-		writeAuthError(w, err)
+	subject, ok := n.readableSubject(w, r)
+	if !ok {
 		return
 	}
 	resp, err := n.loadChoices(r, subject)

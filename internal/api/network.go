@@ -191,6 +191,19 @@ const maxParallelReviews = 8
 // readScope authenticates the caller and finds which of candidates it may
 // read: one cluster-wide review first (a reader bound cluster-wide needs
 // no more), then one per namespace, in parallel.
+// namespaceNames are the names of inv's namespaces (none for nil): the
+// candidates of readScope.
+func namespaceNames(inv *inventory.Inventory) []string {
+	if inv == nil {
+		return nil
+	}
+	names := make([]string, 0, len(inv.Namespaces))
+	for _, ns := range inv.Namespaces {
+		names = append(names, ns.Name)
+	}
+	return names
+}
+
 func (n *NetworkHandler) readScope(r *http.Request, candidates []string) (readScope, error) {
 	u, err := n.Auth.Check(r, kubeauth.ReadTraffic(""))
 	switch {
@@ -244,6 +257,22 @@ func (n *NetworkHandler) require(r *http.Request, scope readScope, perm kubeauth
 }
 
 // subjectRef is the workload (or Service) a path names.
+// readableSubject is the request's subject when the caller may read its
+// namespace's traffic; else it has answered the request and returns
+// false.
+func (n *NetworkHandler) readableSubject(w http.ResponseWriter, r *http.Request) (flow.Endpoint, bool) {
+	subject, err := subjectRef(r)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return flow.Endpoint{}, false
+	}
+	if _, err := n.Auth.Check(r, kubeauth.ReadTraffic(subject.Namespace)); err != nil {
+		writeAuthError(w, err)
+		return flow.Endpoint{}, false
+	}
+	return subject, true
+}
+
 func subjectRef(r *http.Request) (flow.Endpoint, error) {
 	return parseSubject(r.PathValue("ns"), r.PathValue("kind"), r.PathValue("name"))
 }

@@ -40,11 +40,7 @@ var ScopeKinds = []string{"Deployment", "DaemonSet", "StatefulSet", "CronJob", "
 // read (get traffic.redline.io there) are listed.
 func (n *NetworkHandler) scopes(w http.ResponseWriter, r *http.Request) {
 	inv := n.Inventory()
-	names := make([]string, 0, len(inv.Namespaces))
-	for _, ns := range inv.Namespaces {
-		names = append(names, ns.Name)
-	}
-	scope, err := n.readScope(r, names)
+	scope, err := n.readScope(r, namespaceNames(inv))
 	if err == nil {
 		err = scope.some()
 	}
@@ -117,12 +113,7 @@ type WhoAmI struct {
 // whoami serves GET /api/v1/whoami: any authenticated caller may ask;
 // without a token it is 401 with how to get one (the login page).
 func (n *NetworkHandler) whoami(w http.ResponseWriter, r *http.Request) {
-	var names []string
-	if inv := n.Inventory(); inv != nil {
-		for _, ns := range inv.Namespaces {
-			names = append(names, ns.Name)
-		}
-	}
+	names := namespaceNames(n.Inventory())
 	scope, err := n.readScope(r, names)
 	if err != nil {
 		writeAuthError(w, err)

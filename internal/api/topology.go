@@ -11,7 +11,6 @@ import (
 
 	"github.com/redline-dev/redline/internal/flow"
 	"github.com/redline-dev/redline/internal/inventory"
-	"github.com/redline-dev/redline/internal/kubeauth"
 	"github.com/redline-dev/redline/internal/netpol"
 	"github.com/redline-dev/redline/internal/suggest"
 )
@@ -81,17 +80,13 @@ type LabelBanner struct {
 // topology serves GET (the saved draft, or the defaults) and POST (the
 // body's choices) .../topology.
 func (n *NetworkHandler) topology(w http.ResponseWriter, r *http.Request) {
-	subject, err := subjectRef(r)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	if _, err := n.Auth.Check(r, kubeauth.ReadTraffic(subject.Namespace)); err != nil {
-		writeAuthError(w, err)
+	subject, ok := n.readableSubject(w, r)
+	if !ok {
 		return
 	}
 	var c Choices
 	if r.Method == http.MethodPost {
+		var err error
 		if c, err = decodeChoices(r.Body); err != nil {
 			writeError(w, http.StatusBadRequest, err.Error())
 			return

@@ -11,7 +11,6 @@ import (
 
 	"github.com/redline-dev/redline/internal/flow"
 	"github.com/redline-dev/redline/internal/inventory"
-	"github.com/redline-dev/redline/internal/kubeauth"
 	"github.com/redline-dev/redline/internal/store"
 	"github.com/redline-dev/redline/internal/suggest"
 	"github.com/redline-dev/redline/internal/traffic"
@@ -41,13 +40,8 @@ type TrafficRow struct {
 
 // traffic serves GET .../workloads/{kind}/{name}/traffic?since=.
 func (n *NetworkHandler) traffic(w http.ResponseWriter, r *http.Request) {
-	subject, err := subjectRef(r)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	if _, err := n.Auth.Check(r, kubeauth.ReadTraffic(subject.Namespace)); err != nil {
-		writeAuthError(w, err)
+	subject, ok := n.readableSubject(w, r)
+	if !ok {
 		return
 	}
 	since, from, to, err := n.window(r)
@@ -217,11 +211,7 @@ func (n *NetworkHandler) unresolved(w http.ResponseWriter, r *http.Request) {
 	}
 	text := strings.ToLower(strings.TrimSpace(q.Get("q")))
 	inv := n.Inventory()
-	names := make([]string, 0, len(inv.Namespaces))
-	for _, ns := range inv.Namespaces {
-		names = append(names, ns.Name)
-	}
-	scope, err := n.readScope(r, names)
+	scope, err := n.readScope(r, namespaceNames(inv))
 	if err == nil {
 		err = scope.some()
 	}
