@@ -153,17 +153,7 @@ func trafficRows(subject flow.Endpoint, edges []flow.Edge) []TrafficRow {
 		out = append(out, TrafficRow{Row: rows[0], PeerRef: refString(peer), Verdicts: verdictCounts(e.Verdicts)})
 	}
 	slices.SortFunc(out, func(a, b TrafficRow) int {
-		rank := func(r TrafficRow) int {
-			switch r.Kind {
-			case "Node":
-				return 1
-			case "Address":
-				return 2
-			}
-			return 0
-		}
-		return cmp.Or(cmp.Compare(rank(a), rank(b)), cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Peer, b.Peer),
-			cmp.Compare(a.Protocol, b.Protocol), cmp.Compare(a.Port, b.Port), cmp.Compare(a.Service, b.Service))
+		return cmp.Or(traffic.CompareRows(a.Row, b.Row), cmp.Compare(a.Service, b.Service))
 	})
 	return out
 }

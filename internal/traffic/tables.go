@@ -74,7 +74,7 @@ func NamespaceRows(edges []flow.Edge) []EdgeRow {
 		out = append(out, EdgeRow{Src: e.Src.String(), Row: rowOf(e.Dst, e)})
 	}
 	slices.SortFunc(out, func(a, b EdgeRow) int {
-		return cmp.Or(cmp.Compare(a.Src, b.Src), compareRows(a.Row, b.Row))
+		return cmp.Or(cmp.Compare(a.Src, b.Src), CompareRows(a.Row, b.Row))
 	})
 	return out
 }
@@ -116,12 +116,12 @@ func worstVerdict(v [flow.NumVerdicts]uint64) string {
 }
 
 func sortRows(rows []Row) {
-	slices.SortFunc(rows, compareRows)
+	slices.SortFunc(rows, CompareRows)
 }
 
-// compareRows orders workloads before nodes before addresses, then by
-// namespace, peer, protocol and port.
-func compareRows(a, b Row) int {
+// CompareRows orders workloads before nodes before addresses, then by
+// namespace, peer, protocol and port: the order of the tables.
+func CompareRows(a, b Row) int {
 	rank := func(r Row) int {
 		switch r.Kind {
 		case "Node":
