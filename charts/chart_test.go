@@ -225,11 +225,10 @@ func TestDeployment(t *testing.T) {
 // (webhook.Validator.ValidatingWebhooks), plus the opt-out label and the
 // configured exemptions.
 func TestWebhookConfigurationMatchesCode(t *testing.T) {
-	v, err := webhook.New(webhook.Deps{Cluster: stubCluster{}, Edges: stubEdges{}, Decider: stubDecider{}}, webhook.Options{Namespace: releaseNamespace})
+	want, err := webhook.Configuration(webhook.Options{Namespace: releaseNamespace}, webhook.ConfigOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := v.ValidatingWebhooks(webhook.ConfigOptions{})
 	for _, set := range []string{"defaults", "cert-manager", "options"} {
 		t.Run(set, func(t *testing.T) {
 			var got admissionregistrationv1.ValidatingWebhookConfiguration

@@ -28,6 +28,21 @@ type ConfigOptions struct {
 	// FailurePolicy defaults to Ignore: an unavailable Redline never
 	// blocks the cluster.
 	FailurePolicy admissionregistrationv1.FailurePolicyType
+	// URL, if set, is where the API server calls instead of the Service,
+	// each webhook's path appended (https://localhost:9443 for a Redline
+	// outside the cluster: `redline dev`, tests).
+	URL string
+}
+
+// Configuration is the ValidatingWebhooks of a Validator with opts, for a
+// caller that has no Validator (a development environment, a test of the
+// chart).
+func Configuration(opts Options, c ConfigOptions) (*admissionregistrationv1.ValidatingWebhookConfiguration, error) {
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	return validatingWebhooks(opts, c), nil
 }
 
 // ValidatingWebhooks is the configuration that sends Redline its requests:
@@ -37,11 +52,15 @@ type ConfigOptions struct {
 // namespaces by their kubernetes.io/metadata.name label (the handlers
 // exempt them too).
 func (v *Validator) ValidatingWebhooks(c ConfigOptions) *admissionregistrationv1.ValidatingWebhookConfiguration {
+	return validatingWebhooks(v.opts, c)
+}
+
+func validatingWebhooks(opts Options, c ConfigOptions) *admissionregistrationv1.ValidatingWebhookConfiguration {
 	if c.ServiceName == "" {
 		c.ServiceName = DefaultServiceAccount
 	}
 	if c.ServiceNamespace == "" {
-		c.ServiceNamespace = v.opts.Namespace
+		c.ServiceNamespace = opts.Namespace
 	}
 	if c.ServicePort == 0 {
 		c.ServicePort = 443
@@ -50,17 +69,21 @@ func (v *Validator) ValidatingWebhooks(c ConfigOptions) *admissionregistrationv1
 		c.FailurePolicy = admissionregistrationv1.Ignore
 	}
 	notExempt := &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{
-		Key: netpol.NamespaceNameLabel, Operator: metav1.LabelSelectorOpNotIn, Values: v.opts.exempt(),
+		Key: netpol.NamespaceNameLabel, Operator: metav1.LabelSelectorOpNotIn, Values: opts.exempt(),
 	}}}
 	hook := func(name, path string, rule admissionregistrationv1.RuleWithOperations) admissionregistrationv1.ValidatingWebhook {
-		return admissionregistrationv1.ValidatingWebhook{
-			Name: name,
-			ClientConfig: admissionregistrationv1.WebhookClientConfig{
-				Service: &admissionregistrationv1.ServiceReference{
-					Namespace: c.ServiceNamespace, Name: c.ServiceName, Path: ptr.To(path), Port: ptr.To(c.ServicePort),
-				},
-				CABundle: c.CABundle,
+		client := admissionregistrationv1.WebhookClientConfig{
+			Service: &admissionregistrationv1.ServiceReference{
+				Namespace: c.ServiceNamespace, Name: c.ServiceName, Path: ptr.To(path), Port: ptr.To(c.ServicePort),
 			},
+			CABundle: c.CABundle,
+		}
+		if c.URL != "" {
+			client = admissionregistrationv1.WebhookClientConfig{URL: ptr.To(c.URL + path), CABundle: c.CABundle}
+		}
+		return admissionregistrationv1.ValidatingWebhook{
+			Name:                    name,
+			ClientConfig:            client,
 			Rules:                   []admissionregistrationv1.RuleWithOperations{rule},
 			FailurePolicy:           ptr.To(c.FailurePolicy),
 			MatchPolicy:             ptr.To(admissionregistrationv1.Equivalent),

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -535,4 +536,32 @@ func histogramValue(t *testing.T, o prometheus.Observer) (count uint64, sum floa
 		t.Fatal(err)
 	}
 	return m.GetHistogram().GetSampleCount(), m.GetHistogram().GetSampleSum()
+}
+
+// Configuration is a Validator's ValidatingWebhooks without the Validator;
+// with a URL the webhooks call it, each at its path, instead of the
+// Service.
+func TestConfiguration(t *testing.T) {
+	opts := Options{ExemptNamespaces: []string{"monitoring"}}
+	s := newUnit(t, opts, nil)
+	got, err := Configuration(opts, ConfigOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := s.v.ValidatingWebhooks(ConfigOptions{}); !reflect.DeepEqual(got, want) {
+		t.Errorf("Configuration = %+v, want %+v", got, want)
+	}
+	byURL, err := Configuration(opts, ConfigOptions{URL: "https://localhost:9443"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	paths := []string{PathNetworkPolicy, PathNamespace}
+	for i, w := range byURL.Webhooks {
+		if w.ClientConfig.Service != nil || w.ClientConfig.URL == nil || *w.ClientConfig.URL != "https://localhost:9443"+paths[i] {
+			t.Errorf("%s: client config %+v, want URL https://localhost:9443%s", w.Name, w.ClientConfig, paths[i])
+		}
+	}
+	if _, err := Configuration(Options{GlobalMode: "loud"}, ConfigOptions{}); err == nil {
+		t.Error("Configuration with an invalid mode: no error")
+	}
 }

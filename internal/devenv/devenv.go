@@ -28,7 +28,6 @@ import (
 	"sync"
 	"time"
 
-	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -44,8 +43,6 @@ import (
 	"github.com/redline-dev/redline/internal/api"
 	"github.com/redline-dev/redline/internal/demo"
 	"github.com/redline-dev/redline/internal/devcluster"
-	"github.com/redline-dev/redline/internal/flow"
-	"github.com/redline-dev/redline/internal/inventory"
 	"github.com/redline-dev/redline/internal/kubeauth"
 	"github.com/redline-dev/redline/rego"
 	"github.com/redline-dev/redline/webhook"
@@ -347,34 +344,17 @@ func (e *Env) registerWebhook(ctx context.Context, port int) error {
 	if _, err := e.kube.CoreV1().Secrets(Namespace).Create(ctx, secret, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 		return fmt.Errorf("dev environment: create Secret %s/%s: %w", Namespace, WebhookSecret, err)
 	}
-	// The configuration is what the validator says it serves; only the
-	// client config changes (a URL instead of a Service).
-	v, err := webhook.New(webhook.Deps{Cluster: inventory.FromInventory(nil, inventory.Options{}), Edges: noEdges{}, Decider: noDecider{}}, webhook.Options{Namespace: Namespace})
+	// The configuration is what the validator serves, called at a URL
+	// instead of a Service.
+	conf, err := webhook.Configuration(webhook.Options{Namespace: Namespace}, webhook.ConfigOptions{URL: fmt.Sprintf("https://localhost:%d", port)})
 	if err != nil {
 		return fmt.Errorf("dev environment: %w", err)
 	}
-	conf := v.ValidatingWebhooks(webhook.ConfigOptions{})
 	conf.Name = WebhookConfiguration
-	for i := range conf.Webhooks {
-		url := fmt.Sprintf("https://localhost:%d%s", port, ptr.Deref(conf.Webhooks[i].ClientConfig.Service.Path, ""))
-		conf.Webhooks[i].ClientConfig = admissionregistrationv1.WebhookClientConfig{URL: &url}
-	}
 	if _, err := e.kube.AdmissionregistrationV1().ValidatingWebhookConfigurations().Create(ctx, conf, metav1.CreateOptions{}); err != nil {
 		return fmt.Errorf("dev environment: register the webhook: %w", err)
 	}
 	return nil
-}
-
-type noEdges struct{}
-
-func (noEdges) NamespaceEdges(context.Context, string, time.Time, time.Time) ([]flow.Edge, error) {
-	return nil, nil
-}
-
-type noDecider struct{}
-
-func (noDecider) Decide(context.Context, rego.Input) (rego.Decision, error) {
-	return rego.Decision{}, nil
 }
 
 func (e *Env) startRedline(ctx context.Context, opts Options, cfg *rest.Config, certs apiCertificates, webhookPort int, log io.Writer) error {

@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -26,7 +25,6 @@ import (
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/redline-dev/redline/internal/flow"
-	"github.com/redline-dev/redline/internal/inventory"
 	"github.com/redline-dev/redline/internal/kubeauth"
 	"github.com/redline-dev/redline/internal/store"
 	"github.com/redline-dev/redline/rego"
@@ -404,32 +402,14 @@ func registerWebhook(ctx context.Context, t *testing.T, client kubernetes.Interf
 	if _, err := client.CoreV1().Secrets("redline").Create(ctx, secret, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	v, err := webhook.New(webhook.Deps{Cluster: inventory.FromInventory(nil, inventory.Options{}), Edges: noEdges{}, Decider: noDecider{}}, webhook.Options{Namespace: "redline"})
+	conf, err := webhook.Configuration(webhook.Options{Namespace: "redline"}, webhook.ConfigOptions{URL: fmt.Sprintf("https://localhost:%d", port)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	conf := v.ValidatingWebhooks(webhook.ConfigOptions{})
 	conf.Name = "redline-test"
-	for i := range conf.Webhooks {
-		path := *conf.Webhooks[i].ClientConfig.Service.Path
-		url := fmt.Sprintf("https://localhost:%d%s", port, path)
-		conf.Webhooks[i].ClientConfig = admissionregistrationv1.WebhookClientConfig{URL: &url}
-	}
 	if _, err := client.AdmissionregistrationV1().ValidatingWebhookConfigurations().Create(ctx, conf, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-}
-
-type noEdges struct{}
-
-func (noEdges) NamespaceEdges(context.Context, string, time.Time, time.Time) ([]flow.Edge, error) {
-	return nil, nil
-}
-
-type noDecider struct{}
-
-func (noDecider) Decide(context.Context, rego.Input) (rego.Decision, error) {
-	return rego.Decision{}, nil
 }
 
 // warningCollector gathers the API server's warnings, as kubectl prints
