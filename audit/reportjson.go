@@ -16,36 +16,37 @@ func appendReportJSON(dst []byte, r *Report) []byte {
 		return append(dst, "null"...)
 	}
 	dst = slices.Grow(dst, reportJSONSize(r))
-	dst = append(dst, "{\n  \"workload\": "...)
-	dst = appendJSONString(dst, r.Workload)
-	dst = append(dst, ",\n  \"window\": "...)
-	dst = appendJSONString(dst, r.Window)
-	dst = append(dst, ",\n  \"traffic\": "...)
+	// The quotes around a string value go with the constant text beside it,
+	// which appendJSONBody leaves them to: one append fewer per field.
+	dst = append(dst, "{\n  \"workload\": \""...)
+	dst = appendJSONBody(dst, r.Workload)
+	dst = append(dst, "\",\n  \"window\": \""...)
+	dst = appendJSONBody(dst, r.Window)
+	dst = append(dst, "\",\n  \"traffic\": "...)
 	switch {
 	case r.Traffic == nil:
 		dst = append(dst, "null"...)
 	case len(r.Traffic) == 0:
 		dst = append(dst, "[]"...)
 	default:
-		dst = append(dst, '[')
 		for i := range r.Traffic {
 			t := &r.Traffic[i]
-			if i > 0 {
-				dst = append(dst, ',')
+			if i == 0 {
+				dst = append(dst, "[\n    {\n      \"direction\": \""...)
+			} else {
+				dst = append(dst, "\"\n    },\n    {\n      \"direction\": \""...)
 			}
-			dst = append(dst, "\n    {\n      \"direction\": "...)
-			dst = appendJSONString(dst, t.Direction)
-			dst = append(dst, ",\n      \"peer\": "...)
-			dst = appendJSONString(dst, t.Peer)
-			dst = append(dst, ",\n      \"protocol\": "...)
-			dst = appendJSONString(dst, t.Protocol)
-			dst = append(dst, ",\n      \"port\": "...)
-			dst = strconv.AppendUint(dst, uint64(t.Port), 10)
-			dst = append(dst, ",\n      \"status\": "...)
-			dst = appendJSONString(dst, t.Status)
-			dst = append(dst, "\n    }"...)
+			dst = appendJSONBody(dst, t.Direction)
+			dst = append(dst, "\",\n      \"peer\": \""...)
+			dst = appendJSONBody(dst, t.Peer)
+			dst = append(dst, "\",\n      \"protocol\": \""...)
+			dst = appendJSONBody(dst, t.Protocol)
+			dst = append(dst, "\",\n      \"port\": "...)
+			dst = appendUint16(dst, t.Port)
+			dst = append(dst, ",\n      \"status\": \""...)
+			dst = appendJSONBody(dst, t.Status)
 		}
-		dst = append(dst, "\n  ]"...)
+		dst = append(dst, "\"\n    }\n  ]"...)
 	}
 	dst = append(dst, ",\n  \"red\": "...)
 	switch {
@@ -54,27 +55,26 @@ func appendReportJSON(dst []byte, r *Report) []byte {
 	case len(r.Red) == 0:
 		dst = append(dst, "[]"...)
 	default:
-		dst = append(dst, '[')
 		for i := range r.Red {
 			c := &r.Red[i]
-			if i > 0 {
-				dst = append(dst, ',')
+			if i == 0 {
+				dst = append(dst, "[\n    {\n      \"src\": \""...)
+			} else {
+				dst = append(dst, "\n    },\n    {\n      \"src\": \""...)
 			}
-			dst = append(dst, "\n    {\n      \"src\": "...)
-			dst = appendJSONString(dst, c.Src)
-			dst = append(dst, ",\n      \"dst\": "...)
-			dst = appendJSONString(dst, c.Dst)
-			dst = append(dst, ",\n      \"protocol\": "...)
-			dst = appendJSONString(dst, c.Protocol)
-			dst = append(dst, ",\n      \"port\": "...)
-			dst = strconv.AppendUint(dst, uint64(c.Port), 10)
+			dst = appendJSONBody(dst, c.Src)
+			dst = append(dst, "\",\n      \"dst\": \""...)
+			dst = appendJSONBody(dst, c.Dst)
+			dst = append(dst, "\",\n      \"protocol\": \""...)
+			dst = appendJSONBody(dst, c.Protocol)
+			dst = append(dst, "\",\n      \"port\": "...)
+			dst = appendUint16(dst, c.Port)
 			dst = append(dst, ",\n      \"deniedByPolicies\": "...)
 			dst = strconv.AppendBool(dst, c.DeniedByPolicies)
 			dst = append(dst, ",\n      \"dropped\": "...)
 			dst = strconv.AppendBool(dst, c.Dropped)
-			dst = append(dst, "\n    }"...)
 		}
-		dst = append(dst, "\n  ]"...)
+		dst = append(dst, "\n    }\n  ]"...)
 	}
 	dst = appendJSONStrings(dst, "stillAllowed", r.StillAllowed)
 	dst = appendJSONStrings(dst, "needsLabel", r.NeedsLabel)
@@ -137,10 +137,11 @@ func appendJSONStrings(dst []byte, name string, l []string) []byte {
 	return append(dst, "\n  ]"...)
 }
 
-// jsonSafe are the ASCII bytes encoding/json writes as they are: it
-// escapes control characters, the quote and the backslash, and (for HTML)
-// <, > and &.
-var jsonSafe = func() (safe [utf8.RuneSelf]bool) {
+// jsonSafe are the bytes encoding/json writes as they are, on their own:
+// ASCII but control characters, the quote and the backslash, and (for
+// HTML) <, > and &. Bytes beyond ASCII are safe only as part of a valid
+// rune other than U+2028 and U+2029, which appendJSONBody decodes.
+var jsonSafe = func() (safe [256]bool) {
 	for c := ' '; c < utf8.RuneSelf; c++ {
 		safe[c] = true
 	}
@@ -150,20 +151,66 @@ var jsonSafe = func() (safe [utf8.RuneSelf]bool) {
 	return safe
 }()
 
-// appendJSONString appends s quoted as encoding/json quotes it: invalid
-// UTF-8 becomes \ufffd, U+2028 and U+2029 are escaped, and so are the
-// bytes jsonSafe leaves out.
+// appendJSONString appends s quoted as encoding/json quotes it.
 func appendJSONString(dst []byte, s string) []byte {
-	const hex = "0123456789abcdef"
 	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
+	return append(appendJSONBody(dst, s), '"')
+}
+
+// appendJSONBody appends s as encoding/json writes it between quotes:
+// invalid UTF-8 becomes \ufffd, U+2028 and U+2029 are escaped, and so are
+// the ASCII bytes jsonSafe leaves out.
+func appendJSONBody(dst []byte, s string) []byte {
+	// Most strings (names, protocols, statuses) hold nothing to escape:
+	// they are copied at once.
+	i := jsonSafePrefix(s)
+	if i == len(s) {
+		return append(dst, s...)
+	}
+	return appendJSONEscaped(dst, s, i)
+}
+
+// jsonSafePrefix is the length of the jsonSafe bytes s starts with. It
+// tests eight bytes at a time while it can (peers are names of some forty
+// bytes): a word holds a byte that is not safe exactly when a high bit is
+// set in x (a byte beyond ASCII), in x - 0x20 each byte (one below ' '
+// borrows), or in (y-1) &^ y for y the word xor'ed so that the bytes
+// sought are zero (only a zero byte borrows into a clear high bit). A
+// borrow from one byte into the next comes from a byte that is not safe.
+func jsonSafePrefix(s string) int {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		x := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+		quoteAmp := (x | 0x04*ones) ^ 0x26*ones // zero bytes for " and &
+		angle := (x | 0x02*ones) ^ 0x3E*ones    // for < and >
+		backslash := x ^ 0x5C*ones
+		bad := x | (x - 0x20*ones) |
+			(quoteAmp-ones)&^quoteAmp | (angle-ones)&^angle | (backslash-ones)&^backslash
+		if bad&highs != 0 {
+			break
+		}
+	}
+	for i < len(s) && jsonSafe[s[i]] {
+		i++
+	}
+	return i
+}
+
+// appendJSONEscaped is appendJSONBody from s[i], the first byte that is
+// not jsonSafe.
+func appendJSONEscaped(dst []byte, s string, i int) []byte {
+	const hex = "0123456789abcdef"
+	dst = append(dst, s[:i]...)
+	start := i
+	for i < len(s) {
 		c := s[i]
+		if jsonSafe[c] {
+			i++
+			continue
+		}
 		if c < utf8.RuneSelf {
-			if jsonSafe[c] {
-				i++
-				continue
-			}
 			dst = append(dst, s[start:i]...)
 			switch c {
 			case '\\', '"':
@@ -200,6 +247,22 @@ func appendJSONString(dst []byte, s string) []byte {
 		i += size
 		start = i
 	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
+	return append(dst, s[start:]...)
+}
+
+// appendUint16 is strconv.AppendUint for a port, digit by digit: twice
+// as fast for numbers this short.
+func appendUint16(dst []byte, v uint16) []byte {
+	u := uint32(v)
+	switch {
+	case u < 10:
+		return append(dst, byte('0'+u))
+	case u < 100:
+		return append(dst, byte('0'+u/10), byte('0'+u%10))
+	case u < 1000:
+		return append(dst, byte('0'+u/100), byte('0'+u/10%10), byte('0'+u%10))
+	case u < 10000:
+		return append(dst, byte('0'+u/1000), byte('0'+u/100%10), byte('0'+u/10%10), byte('0'+u%10))
+	}
+	return append(dst, byte('0'+u/10000), byte('0'+u/1000%10), byte('0'+u/100%10), byte('0'+u/10%10), byte('0'+u%10))
 }

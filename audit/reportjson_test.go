@@ -178,3 +178,34 @@ func BenchmarkReportJSON(b *testing.B) {
 		}
 	})
 }
+
+// jsonSafePrefix, which tests eight bytes at a time, stops where a byte by
+// byte look at jsonSafe does: for every byte at every place of strings
+// long enough for several words, alone and before another.
+func TestJSONSafePrefix(t *testing.T) {
+	want := func(s string) int {
+		for i := range len(s) {
+			if !jsonSafe[s[i]] {
+				return i
+			}
+		}
+		return len(s)
+	}
+	base := []byte("shop/Deployment/web[Deployment]x")
+	for c := range 256 {
+		for at := range base {
+			for _, second := range []byte{'a', 0, '"', 0xff, 0x7f, ' '} {
+				s := bytes.Clone(base)
+				s[at] = byte(c)
+				if at+1 < len(s) {
+					s[at+1] = second
+				}
+				for n := at; n <= len(s); n++ {
+					if got, want := jsonSafePrefix(string(s[:n])), want(string(s[:n])); got != want {
+						t.Fatalf("jsonSafePrefix(%q) = %d, want %d", s[:n], got, want)
+					}
+				}
+			}
+		}
+	}
+}
