@@ -1,11 +1,13 @@
 package suggest
 
 import (
+	"cmp"
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -193,8 +195,11 @@ func checkProperty(t *testing.T, seed uint64, unique bool) (asserted, skipped, s
 	suggestions := map[*netpol.Workload]Suggestion{}
 	choices := map[*netpol.Workload]Choices{}
 	var policies []*networkingv1.NetworkPolicy
+	// One Lookup for all, as the audit has: the peers it builds once are
+	// shared by the policies.
+	lookup := NewLookup(inv)
 	for _, w := range pods {
-		in := Input{Subject: ep(w), Inventory: inv, Window: testWindow, Now: testNow, Source: "property"}
+		in := Input{Subject: ep(w), Inventory: inv, Window: testWindow, Now: testNow, Source: "property", Lookup: lookup}
 		for _, e := range edges[ep(w)] {
 			if e.Src == ep(w) {
 				in.Egress = append(in.Egress, e)
@@ -219,6 +224,15 @@ func checkProperty(t *testing.T, seed uint64, unique bool) (asserted, skipped, s
 		s, err := Suggest(in, ch)
 		if err != nil {
 			t.Fatalf("seed %d: %v", seed, err)
+		}
+		// The tables come sorted: direction, peer as written, protocol, port.
+		for _, list := range [][]Row{s.Included, s.Excluded, s.Unselectable} {
+			if !slices.IsSortedFunc(list, func(a, b Row) int {
+				return cmp.Or(strings.Compare(string(a.Direction), string(b.Direction)), strings.Compare(a.Peer.String(), b.Peer.String()),
+					cmp.Compare(a.Protocol, b.Protocol), cmp.Compare(a.Port, b.Port))
+			}) {
+				t.Fatalf("seed %d: %s: rows not sorted: %v", seed, w.Key(), list)
+			}
 		}
 		// The same edges by pointer make the same suggestion.
 		byRef := in
@@ -245,6 +259,19 @@ func checkProperty(t *testing.T, seed uint64, unique bool) (asserted, skipped, s
 		suggestions[w] = s
 		choices[w] = ch
 		policies = append(policies, s.Policy)
+	}
+	// The Lookup writes the shared peers' YAML once and copies it after:
+	// the same bytes as the policy written afresh, first time and second.
+	for _, p := range policies {
+		want, err := YAMLString(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 2 {
+			if got, err := lookup.YAMLString(p); err != nil || got != want {
+				t.Fatalf("seed %d: %s: the Lookup writes (%v)\n%s\nwant\n%s", seed, p.Name, err, got, want)
+			}
+		}
 	}
 	ix, err := netpol.NewIndex(nss, wls, policies, netpol.DefaultOptions())
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
 	"sort"
@@ -125,9 +126,12 @@ type Input struct {
 	// subjects of one inventory (the audit) instead of built per call.
 	Lookup *Lookup
 	// SkipSelfCheck leaves out the engine's check that every included row
-	// is allowed by the generated policy (a warning when not: a bug). The
-	// property test proves it; the audit, which suggests for every
-	// workload on every pass, skips it because it costs most of a pass.
+	// is allowed by the generated policy (a warning when not: a bug), and
+	// validates the policy's metadata and pod selector but not its rules.
+	// The property test proves both; the audit, which suggests for every
+	// workload on every pass from objects the API server validated, skips
+	// them because they cost most of a pass (the rules' label maps, shared
+	// by thousands of policies, are cache misses to visit).
 	SkipSelfCheck bool
 	// fullCheck makes the check compile the whole policy (tests compare).
 	fullCheck bool
@@ -180,57 +184,157 @@ type portKey struct {
 	name  string
 }
 
-type ruleAcc struct {
-	peers    []networkingv1.NetworkPolicyPeer
+// scratch are a builder's working slices, kept in its Lookup from one
+// suggestion to the next: nothing a Suggestion holds points into them.
+type scratch struct {
+	rows, sorted                []keyedRow
+	keys                        []sortKey
+	order                       []int32
+	sortedParts                 []rulePart
+	parts                       [2][]rulePart // ingress, egress
+	partPorts, rulePorts, ports []portKey
+}
+
+// release empties the scratch (letting go of what it pointed to) and
+// hands it back to the Lookup.
+func (b *builder) release() {
+	sc := b.sc
+	clear(sc.rows)
+	clear(sc.sorted)
+	clear(sc.parts[0])
+	clear(sc.parts[1])
+	clear(sc.sortedParts)
+	*sc = scratch{rows: sc.rows[:0], sorted: sc.sorted[:0], keys: sc.keys[:0],
+		parts:     [2][]rulePart{sc.parts[0][:0], sc.parts[1][:0]},
+		partPorts: sc.partPorts[:0], rulePorts: sc.rulePorts[:0], ports: sc.ports[:0],
+		order: sc.order[:0], sortedParts: sc.sortedParts[:0]}
+	b.lookup.scratch = sc
+}
+
+// rulePart is what a row (or a global, manual or DNS rule) adds to the
+// rule of its peer key: parts with equal keys merge into one rule when the
+// policy is written, sorted by key (no map of rules per policy).
+type rulePart struct {
+	key      ruleKey
+	spec     peerSpec
 	allPorts bool
-	ports    map[portKey]struct{}
+	ports    [2]int32 // builder.partPorts[ports[0]:ports[1]]
 }
 
 // ruleKey is what rows merge into one rule by: their peer.
 type ruleKey struct {
 	kind    byte // 0: every peer; 'p': pods here; 'n': pods in another namespace; 'c': CIDRs
 	a, b, c string
+	// lbl is the labels' (a of 'p', c of 'n') lblRank, or 0.
+	lbl int32
 }
 
-// String is the order rules are written in: every peer, pods of the
-// namespace, pods of other namespaces, CIDRs.
-func (k ruleKey) String() string {
-	switch k.kind {
-	case 'p':
-		return "0pod:" + k.a
-	case 'n':
-		return "1ns:" + k.a + "=" + k.b + "|" + k.c
-	case 'c':
-		return "2cidr:" + k.a
+// compareRuleKeys is the order rules are written in: every peer, pods of
+// the namespace (by their labels), pods of other namespaces (by
+// "key=value|labels"), CIDRs — the order of the keys as the strings
+// "", "0pod:"+labels, "1ns:"+key+"="+value+"|"+labels, "2cidr:"+cidrs.
+func compareRuleKeys(x, y ruleKey) int {
+	if x.kind != y.kind {
+		return cmp.Compare(ruleRank(x.kind), ruleRank(y.kind))
 	}
-	return ""
+	ranked := x.lbl != 0 && y.lbl != 0
+	switch x.kind {
+	case 'p':
+		if ranked {
+			return cmp.Compare(x.lbl, y.lbl)
+		}
+	case 'n':
+		if ranked && x.a == y.a && x.b == y.b {
+			return cmp.Compare(x.lbl, y.lbl)
+		}
+		return compareJoined([]string{x.a, "=", x.b, "|", x.c}, []string{y.a, "=", y.b, "|", y.c})
+	}
+	return strings.Compare(x.a, y.a)
+}
+
+// boolOrder orders true before false, for two different bools.
+func boolOrder(a bool) int {
+	if a {
+		return -1
+	}
+	return 1
+}
+
+func ruleRank(kind byte) int { return strings.IndexByte("\x00pnc", kind) }
+
+// compareJoined compares the concatenations of a's and b's parts without
+// building them.
+func compareJoined(a, b []string) int {
+	var x, y string
+	for {
+		for len(x) == 0 && len(a) > 0 {
+			x, a = a[0], a[1:]
+		}
+		for len(y) == 0 && len(b) > 0 {
+			y, b = b[0], b[1:]
+		}
+		if len(x) == 0 || len(y) == 0 {
+			return cmp.Compare(len(x), len(y))
+		}
+		n := min(len(x), len(y))
+		if c := strings.Compare(x[:n], y[:n]); c != 0 {
+			return c
+		}
+		x, y = x[n:], y[n:]
+	}
 }
 
 // peerSpec is a rule's peer, built only when the rule is new: most rows
 // join a rule another row started.
 type peerSpec struct {
 	peers []networkingv1.NetworkPolicyPeer // ready-made (ipBlocks, global rules)
-	// A pod peer selects lbls (borrowed from the Lookup when shared, else
-	// copied) in its namespace, by nsKey=nsVal when that is not the
+	// A pod peer selects lbls — the entry's, whose built peers it shares,
+	// or a copy — in its namespace, by nsKey=nsVal when that is not the
 	// subject's.
-	pod, shared  bool
+	pod          bool
+	ent          *peerEntry
 	lbls         map[string]string
 	nsKey, nsVal string
 }
 
-func (s peerSpec) build() []networkingv1.NetworkPolicyPeer {
+// build makes the peers; l is the Lookup of the entry.
+func (s peerSpec) build(l *Lookup) []networkingv1.NetworkPolicyPeer {
 	if !s.pod {
 		return s.peers
 	}
-	lbls := s.lbls
-	if !s.shared {
-		lbls = maps(lbls)
+	if s.ent != nil {
+		return l.peersFrom(s.ent, s.nsKey, s.nsVal)
 	}
+	return podPeers(maps.Clone(s.lbls), s.nsKey, s.nsVal)
+}
+
+func podPeers(lbls map[string]string, nsKey, nsVal string) []networkingv1.NetworkPolicyPeer {
 	p := networkingv1.NetworkPolicyPeer{PodSelector: &metav1.LabelSelector{MatchLabels: lbls}}
-	if s.nsKey != "" {
-		p.NamespaceSelector = &metav1.LabelSelector{MatchLabels: map[string]string{s.nsKey: s.nsVal}}
+	if nsKey != "" {
+		p.NamespaceSelector = &metav1.LabelSelector{MatchLabels: map[string]string{nsKey: nsVal}}
 	}
 	return []networkingv1.NetworkPolicyPeer{p}
+}
+
+// peersFrom are the rule peers selecting an entry's pods: from the
+// subject's namespace when nsKey is empty, else by nsKey=nsVal. Built once
+// and shared by every policy of the Lookup (they are read-only).
+func (l *Lookup) peersFrom(e *peerEntry, nsKey, nsVal string) []networkingv1.NetworkPolicyPeer {
+	if nsKey == "" {
+		if e.same == nil {
+			e.same = podPeers(e.lbls, "", "")
+			l.fragments[&e.same[0]] = &e.sameYAML
+		}
+		return e.same
+	}
+	if e.cross == nil || e.crossKey != nsKey || e.crossVal != nsVal {
+		if e.cross != nil {
+			delete(l.fragments, &e.cross[0])
+		}
+		e.cross, e.crossKey, e.crossVal, e.crossYAML = podPeers(e.lbls, nsKey, nsVal), nsKey, nsVal, nil
+		l.fragments[&e.cross[0]] = &e.crossYAML
+	}
+	return e.cross
 }
 
 type builder struct {
@@ -246,7 +350,7 @@ type builder struct {
 	wls  map[flow.Endpoint]*netpol.Workload
 	svcs map[[2]string]*inventory.Service
 
-	rules    map[netpol.Direction]map[ruleKey]*ruleAcc
+	sc       *scratch
 	excluded map[Row]bool
 	incAddr  map[netip.Addr]bool
 	via      map[Row][]flow.Endpoint // ingress rows reached through a Service
@@ -275,6 +379,7 @@ func Suggest(in Input, ch Choices) (Suggestion, error) {
 		b.in.NodeLocalDNSAddr = DefaultNodeLocalDNSAddr
 	}
 	b.index()
+	defer b.release()
 	if err := b.subject(); err != nil {
 		return Suggestion{}, fmt.Errorf("suggest for %s: %w", in.Subject, err)
 	}
@@ -284,7 +389,8 @@ func Suggest(in Input, ch Choices) (Suggestion, error) {
 		}
 	}
 	rows := b.rows()
-	for _, r := range rows {
+	for i := range rows {
+		r := rows[i].row
 		rule := ch.Ingress
 		if r.Direction == netpol.Egress {
 			rule = ch.Egress
@@ -300,7 +406,7 @@ func Suggest(in Input, ch Choices) (Suggestion, error) {
 			b.sug.Excluded = append(b.sug.Excluded, r)
 			continue
 		}
-		if b.addRow(r) {
+		if b.addRow(&rows[i]) {
 			b.sug.Included = append(b.sug.Included, r)
 		} else {
 			b.sug.Unselectable = append(b.sug.Unselectable, r)
@@ -318,7 +424,7 @@ func Suggest(in Input, ch Choices) (Suggestion, error) {
 		b.dns()
 	}
 	b.sug.Policy = b.policy()
-	if errs := netpol.Validate(b.sug.Policy); len(errs) > 0 {
+	if errs := netpol.Validate(b.validated()); len(errs) > 0 {
 		return Suggestion{}, fmt.Errorf("suggest for %s: generated policy is invalid (a bug): %w", in.Subject, errs.ToAggregate())
 	}
 	if err := b.check(rows); err != nil {
@@ -341,24 +447,52 @@ type Lookup struct {
 	podsByNS map[string][]*netpol.Workload
 	// selecting are the Service endpoints selecting each workload.
 	selecting map[*netpol.Workload][]flow.Endpoint
-	// stable are each workload's StableLabels and their labelString.
-	stable map[*netpol.Workload]stableLabels
 	// nodeLocalDNS: a workload labelled k8s-app=node-local-dns exists.
 	nodeLocalDNS bool
+	// peers has an entry per workload and Service endpoint: what rows
+	// with that peer need, resolved once for every suggestion made with
+	// the Lookup instead of once per row.
+	peers map[flow.Endpoint]*peerEntry
+	// onePort are rules' ports lists of a single port, shared.
+	onePort map[portKey][]networkingv1.NetworkPolicyPort
+	scratch *scratch // the last builder's
+	// fragments are the YAML of the entries' peers lists, written when
+	// first needed (YAMLString).
+	fragments map[*networkingv1.NetworkPolicyPeer]*[]byte
 }
 
-type stableLabels struct {
-	labels map[string]string
-	str    string
+// peerEntry is a workload or Service as the peer of rows.
+type peerEntry struct {
+	w      *netpol.Workload   // the workload, or nil
+	svc    *inventory.Service // the Service, or nil
+	lbls   map[string]string  // the workload's stable labels or the Service's selector
+	lblStr string             // labelString(lbls)
+	str    string             // the endpoint as written (flow.Endpoint.String)
+	// rank is str's place among the entries' strings, from 1: rows
+	// compare ranks instead of strings scattered over the heap. lblRank
+	// is lblStr's likewise (equal strings, equal ranks), for rules.
+	rank, lblRank int32
+	// same and cross are rule peers selecting lbls, built on first use:
+	// from the subject's namespace, and from another one by
+	// crossKey=crossVal.
+	same               []networkingv1.NetworkPolicyPeer
+	cross              []networkingv1.NetworkPolicyPeer
+	crossKey, crossVal string
+	// sameYAML and crossYAML are their YAML (Lookup.fragments).
+	sameYAML, crossYAML []byte
 }
 
-// NewLookup indexes inv; it must not change while the Lookup is in use.
+// NewLookup indexes inv; it must not change while the Lookup is in use. A
+// Lookup is not safe for concurrent use: suggestions fill caches in it.
 func NewLookup(inv *inventory.Inventory) *Lookup {
 	l := &Lookup{
-		inv:  inv,
-		nss:  make(map[string]netpol.Namespace, len(inv.Namespaces)),
-		wls:  make(map[flow.Endpoint]*netpol.Workload, len(inv.Workloads)),
-		svcs: make(map[[2]string]*inventory.Service, len(inv.Services)),
+		inv:       inv,
+		nss:       make(map[string]netpol.Namespace, len(inv.Namespaces)),
+		wls:       make(map[flow.Endpoint]*netpol.Workload, len(inv.Workloads)),
+		svcs:      make(map[[2]string]*inventory.Service, len(inv.Services)),
+		peers:     make(map[flow.Endpoint]*peerEntry, len(inv.Workloads)+len(inv.Services)),
+		onePort:   map[portKey][]networkingv1.NetworkPolicyPort{},
+		fragments: map[*networkingv1.NetworkPolicyPeer]*[]byte{},
 	}
 	for _, n := range inv.Namespaces {
 		l.nss[n.Name] = n
@@ -367,7 +501,6 @@ func NewLookup(inv *inventory.Inventory) *Lookup {
 		l.wls[flow.WorkloadEndpoint(w.Namespace, w.Kind, w.Name)] = w
 	}
 	l.podsByNS = map[string][]*netpol.Workload{}
-	l.stable = make(map[*netpol.Workload]stableLabels, len(inv.Workloads))
 	allByNS := map[string][]*netpol.Workload{}
 	for _, w := range inv.Workloads {
 		allByNS[w.Namespace] = append(allByNS[w.Namespace], w)
@@ -375,7 +508,8 @@ func NewLookup(inv *inventory.Inventory) *Lookup {
 			l.podsByNS[w.Namespace] = append(l.podsByNS[w.Namespace], w)
 		}
 		st := StableLabels(w.Kind, w.Labels)
-		l.stable[w] = stableLabels{labels: st, str: labelString(st)}
+		ep := flow.WorkloadEndpoint(w.Namespace, w.Kind, w.Name)
+		l.peers[ep] = &peerEntry{w: w, lbls: st, lblStr: labelString(st), str: ep.String()}
 		if w.Labels["k8s-app"] == "node-local-dns" {
 			l.nodeLocalDNS = true
 		}
@@ -385,10 +519,12 @@ func NewLookup(inv *inventory.Inventory) *Lookup {
 	for i := range inv.Services {
 		s := &inv.Services[i]
 		l.svcs[[2]string{s.Namespace, s.Name}] = s
+		ep := inventory.ServiceEndpoint(s.Namespace, s.Name)
+		// A copy: policies share it, and must not share the inventory's.
+		l.peers[ep] = &peerEntry{svc: s, lbls: maps.Clone(s.Selector), lblStr: labelString(s.Selector), str: ep.String()}
 		if len(s.Selector) == 0 {
 			continue
 		}
-		ep := inventory.ServiceEndpoint(s.Namespace, s.Name)
 		for _, w := range l.podsByNS[s.Namespace] {
 			if s.Selects(w.Labels) {
 				l.backends[s] = append(l.backends[s], w)
@@ -398,6 +534,20 @@ func NewLookup(inv *inventory.Inventory) *Lookup {
 		for _, w := range allByNS[s.Namespace] {
 			if s.Selects(w.Labels) {
 				l.selecting[w] = append(l.selecting[w], ep)
+			}
+		}
+	}
+	ranked := slices.SortedFunc(maps.Values(l.peers), func(a, b *peerEntry) int { return strings.Compare(a.str, b.str) })
+	for i, e := range ranked {
+		e.rank = int32(i + 1)
+	}
+	slices.SortFunc(ranked, func(a, b *peerEntry) int { return strings.Compare(a.lblStr, b.lblStr) })
+	for i, e := range ranked {
+		e.lblRank = 1
+		if i > 0 {
+			e.lblRank = ranked[i-1].lblRank
+			if e.lblStr != ranked[i-1].lblStr {
+				e.lblRank++
 			}
 		}
 	}
@@ -444,7 +594,9 @@ func (b *builder) index() {
 		l = NewLookup(b.in.Inventory)
 	}
 	b.nss, b.wls, b.svcs, b.lookup = l.nss, l.wls, l.svcs, l
-	b.rules = map[netpol.Direction]map[ruleKey]*ruleAcc{netpol.Ingress: {}, netpol.Egress: {}}
+	if b.sc, l.scratch = l.scratch, nil; b.sc == nil {
+		b.sc = &scratch{}
+	}
 	b.excluded = make(map[Row]bool, len(b.ch.Exclude))
 	for _, r := range b.ch.Exclude {
 		b.excluded[normRow(r)] = true
@@ -497,7 +649,7 @@ func (b *builder) subject() error {
 	if w.HostNetwork {
 		return ErrHostNetwork
 	}
-	b.sel = b.lookup.stable[w].labels
+	b.sel = b.lookup.peers[s].lbls
 	if len(b.sel) == 0 {
 		return fmt.Errorf("%w: add a label to the pod template of %s", ErrNoSelector, w.Key())
 	}
@@ -515,8 +667,18 @@ func (b *builder) backends(svc *inventory.Service) []*netpol.Workload {
 	return b.lookup.backends[svc]
 }
 
+// keyedRow is a row with what sorting and adding it need.
+type keyedRow struct {
+	row  Row
+	peer string     // row.Peer as written
+	ent  *peerEntry // the peer's entry, for a workload or Service peer
+	// vias are the Services, other than the subject, an ingress row's
+	// connections went through.
+	vias []flow.Endpoint
+}
+
 // rows lists the table rows, deduplicated and sorted.
-func (b *builder) rows() []Row {
+func (b *builder) rows() []keyedRow {
 	ingress, egress := b.in.IngressRefs, b.in.EgressRefs
 	if ingress == nil && egress == nil {
 		for i := range b.in.Ingress {
@@ -526,28 +688,43 @@ func (b *builder) rows() []Row {
 			egress = append(egress, &b.in.Egress[i])
 		}
 	}
-	out := make([]Row, 0, len(ingress)+len(egress))
-	add := func(r Row) { out = append(out, normRow(r)) }
+	out := slices.Grow(b.sc.rows[:0], len(ingress)+len(egress))
+	add := func(r Row, via flow.Endpoint) {
+		k := keyedRow{row: normRow(r)}
+		if k.ent = b.lookup.peers[k.row.Peer]; k.ent != nil {
+			k.peer = k.ent.str
+		} else {
+			k.peer = k.row.Peer.String()
+		}
+		if via.Kind != 0 {
+			k.vias = []flow.Endpoint{via}
+		}
+		out = append(out, k)
+	}
 	for _, e := range ingress {
-		r := Row{Direction: netpol.Ingress, Peer: e.Src, Protocol: e.Protocol, Port: e.Port}
 		if b.isSubject(e.Src) {
 			continue // traffic to itself is always allowed
 		}
+		var via flow.Endpoint
 		if isService(e.Dst) && e.Dst != b.in.Subject {
-			rr := normRow(r)
-			if !slices.Contains(b.via[rr], e.Dst) {
-				b.via[rr] = append(b.via[rr], e.Dst)
-			}
+			via = e.Dst
 		}
-		add(r)
+		add(Row{Direction: netpol.Ingress, Peer: e.Src, Protocol: e.Protocol, Port: e.Port}, via)
 	}
 	for _, e := range egress {
 		if b.isSubject(e.Dst) {
 			continue
 		}
-		add(Row{Direction: netpol.Egress, Peer: e.Dst, Protocol: e.Protocol, Port: e.Port})
+		add(Row{Direction: netpol.Egress, Peer: e.Dst, Protocol: e.Protocol, Port: e.Port}, flow.Endpoint{})
 	}
-	return sortRows(out, true)
+	b.sc.rows = out
+	out = sortKeyed(out, true, b.sc)
+	for _, k := range out {
+		if len(k.vias) > 0 {
+			b.via[k.row] = k.vias
+		}
+	}
+	return out
 }
 
 func (b *builder) isSubject(e flow.Endpoint) bool {
@@ -564,45 +741,102 @@ func (b *builder) isSubject(e flow.Endpoint) bool {
 
 // sortRows orders rows by direction, peer (as written), protocol and port,
 // rows that read the same (an address seen with two classes) in the order
-// given, and drops repeated rows when dedup. The peers' strings are built
-// once, not per comparison. It returns the rows, sorted in place.
-func sortRows(rs []Row, dedup bool) []Row {
+// given. It returns the rows, sorted in place.
+func sortRows(rs []Row) []Row {
 	if len(rs) < 2 {
 		return rs
 	}
-	type keyed struct {
-		row  Row
-		peer string
-	}
-	ks := make([]keyed, len(rs))
+	ks := make([]keyedRow, len(rs))
 	for i, r := range rs {
-		ks[i] = keyed{r, r.Peer.String()}
+		ks[i] = keyedRow{row: r, peer: r.Peer.String()}
 	}
-	slices.SortStableFunc(ks, func(a, b keyed) int {
-		if a.row.Direction != b.row.Direction {
-			return strings.Compare(string(a.row.Direction), string(b.row.Direction))
+	for i, k := range sortKeyed(ks, false, nil) {
+		rs[i] = k.row
+	}
+	return rs
+}
+
+// sortKey is what sortKeyed orders rows by.
+type sortKey struct {
+	rank   int32 // the peer's entry's, or 0
+	peer   string
+	egress bool
+	proto  flow.Protocol
+	port   uint16
+	i      int32
+}
+
+// sortKeyed orders rows as sortRows does and, when dedup, drops repeated
+// rows, merging their vias into the first. It returns the sorted rows, in
+// the scratch's slice when there is one.
+func sortKeyed(ks []keyedRow, dedup bool, sc *scratch) []keyedRow {
+	if sc == nil {
+		sc = &scratch{}
+	}
+	if len(ks) < 2 {
+		return ks
+	}
+	// Sorting small keys and moving each row once is cheaper than moving
+	// the rows in the sort.
+	keys := sc.keys[:0]
+	for i := range ks {
+		r := &ks[i].row
+		k := sortKey{peer: ks[i].peer, egress: r.Direction == netpol.Egress, proto: r.Protocol, port: r.Port, i: int32(i)}
+		if ks[i].ent != nil {
+			k.rank = ks[i].ent.rank
 		}
-		if c := strings.Compare(a.peer, b.peer); c != 0 {
+		keys = append(keys, k)
+	}
+	sc.keys = keys
+	slices.SortFunc(keys, func(a, b sortKey) int {
+		if a.egress != b.egress {
+			return boolOrder(a.egress) // "Egress" before "Ingress"
+		}
+		if a.rank != 0 && b.rank != 0 {
+			if a.rank != b.rank {
+				return cmp.Compare(a.rank, b.rank)
+			}
+		} else if c := strings.Compare(a.peer, b.peer); c != 0 {
 			return c
 		}
-		if a.row.Protocol != b.row.Protocol {
-			return cmp.Compare(a.row.Protocol, b.row.Protocol)
+		if a.proto != b.proto {
+			return cmp.Compare(a.proto, b.proto)
 		}
-		return cmp.Compare(a.row.Port, b.row.Port)
+		if a.port != b.port {
+			return cmp.Compare(a.port, b.port)
+		}
+		return cmp.Compare(a.i, b.i) // stable
 	})
-	out := rs[:0]
-	for i, k := range ks {
-		// Equal rows read the same: look back over the run that does.
+	sorted := sc.sorted[:0]
+	for _, k := range keys {
+		sorted = append(sorted, ks[k.i])
+	}
+	sc.sorted = sorted
+	ks = sorted
+	if !dedup {
+		return ks
+	}
+	out := ks[:0]
+	run := 0 // where the rows reading like the last one start in out
+	for _, k := range ks {
+		if n := len(out); n == 0 || out[n-1].peer != k.peer || out[n-1].row.Direction != k.row.Direction ||
+			out[n-1].row.Protocol != k.row.Protocol || out[n-1].row.Port != k.row.Port {
+			run = n
+		}
 		dup := false
-		for j := i - 1; dedup && j >= 0 && ks[j].peer == k.peer && ks[j].row.Direction == k.row.Direction &&
-			ks[j].row.Protocol == k.row.Protocol && ks[j].row.Port == k.row.Port; j-- {
-			if ks[j].row == k.row {
+		for j := run; j < len(out); j++ {
+			if out[j].row == k.row {
+				for _, v := range k.vias {
+					if !slices.Contains(out[j].vias, v) {
+						out[j].vias = append(out[j].vias, v)
+					}
+				}
 				dup = true
 				break
 			}
 		}
 		if !dup {
-			out = append(out, k.row)
+			out = append(out, k)
 		}
 	}
 	return out
@@ -610,7 +844,8 @@ func sortRows(rs []Row, dedup bool) []Row {
 
 // addRow adds the rule for an included row; false when it cannot be
 // expressed (the reason is recorded).
-func (b *builder) addRow(r Row) bool {
+func (b *builder) addRow(k *keyedRow) bool {
+	r := k.row
 	proto, ok := r.Protocol.Kubernetes()
 	if !ok {
 		b.warnf("%s: protocol %s cannot be expressed in a NetworkPolicy", r, r.Protocol)
@@ -619,26 +854,26 @@ func (b *builder) addRow(r Row) bool {
 	if r.Direction == netpol.Egress && r.Port == 53 && b.isDNS(r.Peer) && b.ch.Egress != RuleAllowAll {
 		return true // the DNS rule, always added, covers it
 	}
-	spec, key, ok := b.peer(r)
+	spec, key, ok := b.peer(k)
 	if !ok {
 		return false
 	}
-	var ports []portKey
+	ports := b.sc.ports[:0]
 	switch {
 	case r.Direction == netpol.Egress && isService(r.Peer):
-		svc := b.svcs[[2]string{r.Peer.Namespace, r.Peer.Name}]
-		ports = b.servicePorts(svc, proto, r.Port, b.backends(svc), b.ch.NamedPorts)
+		svc := k.ent.svc
+		ports = append(ports, b.servicePorts(svc, proto, r.Port, b.backends(svc), b.ch.NamedPorts)...)
 	case r.Direction == netpol.Egress && r.Peer.Kind == flow.EndpointWorkload:
 		if b.ch.NamedPorts {
-			ports = []portKey{b.named(proto, int32(r.Port), []*netpol.Workload{b.wls[r.Peer]}, true)}
+			ports = append(ports, b.named(proto, int32(r.Port), []*netpol.Workload{k.ent.w}, true))
 		} else {
-			ports = []portKey{{proto: proto, num: int32(r.Port)}}
+			ports = append(ports, portKey{proto: proto, num: int32(r.Port)})
 		}
 	case r.Direction == netpol.Egress:
-		ports = []portKey{{proto: proto, num: int32(r.Port)}}
+		ports = append(ports, portKey{proto: proto, num: int32(r.Port)})
 	default: // ingress: the subject is the destination
-		if vias := b.via[r]; len(vias) > 0 {
-			for _, v := range vias {
+		if len(k.vias) > 0 {
+			for _, v := range k.vias {
 				svc := b.svcs[[2]string{v.Namespace, v.Name}]
 				if svc == nil {
 					ports = append(ports, b.named(proto, int32(r.Port), b.dsts, b.ch.NamedPorts))
@@ -647,30 +882,33 @@ func (b *builder) addRow(r Row) bool {
 				ports = append(ports, b.servicePorts(svc, proto, r.Port, b.dsts, b.ch.NamedPorts)...)
 			}
 		} else if isService(b.in.Subject) {
-			ports = b.servicePorts(b.svcs[[2]string{b.ns, b.in.Subject.Name}], proto, r.Port, b.dsts, b.ch.NamedPorts)
+			ports = append(ports, b.servicePorts(b.svcs[[2]string{b.ns, b.in.Subject.Name}], proto, r.Port, b.dsts, b.ch.NamedPorts)...)
 		} else {
-			ports = []portKey{b.named(proto, int32(r.Port), b.dsts, b.ch.NamedPorts)}
+			ports = append(ports, b.named(proto, int32(r.Port), b.dsts, b.ch.NamedPorts))
 		}
 	}
+	b.sc.ports = ports
 	if len(ports) == 0 {
 		b.warnf("%s: the Service's named target port is declared by no backing pod", r)
 		return false
 	}
-	acc := b.acc(r.Direction, key, spec)
-	for _, p := range ports {
-		acc.ports[p] = struct{}{}
-	}
+	b.addRule(r.Direction, key, spec, false, ports...)
 	return true
 }
 
-// acc is the rule of a peer key, started with the spec's peers when new.
-func (b *builder) acc(dir netpol.Direction, key ruleKey, spec peerSpec) *ruleAcc {
-	acc := b.rules[dir][key]
-	if acc == nil {
-		acc = &ruleAcc{peers: spec.build(), ports: map[portKey]struct{}{}}
-		b.rules[dir][key] = acc
+// addRule adds a part to the rule of a peer key: ports, or all of them.
+func (b *builder) addRule(dir netpol.Direction, key ruleKey, spec peerSpec, allPorts bool, ports ...portKey) {
+	start := int32(len(b.sc.partPorts))
+	b.sc.partPorts = append(b.sc.partPorts, ports...)
+	i := dirIndex(dir)
+	b.sc.parts[i] = append(b.sc.parts[i], rulePart{key: key, spec: spec, allPorts: allPorts, ports: [2]int32{start, int32(len(b.sc.partPorts))}})
+}
+
+func dirIndex(dir netpol.Direction) int {
+	if dir == netpol.Egress {
+		return 1
 	}
-	return acc
+	return 0
 }
 
 // named is port num, by name when NamedPorts asks for it and every
@@ -754,7 +992,8 @@ func (b *builder) targetNums(svc *inventory.Service, proto corev1.Protocol, port
 }
 
 // peer finds the peer of a row and the key rules merge by.
-func (b *builder) peer(r Row) (peerSpec, ruleKey, bool) {
+func (b *builder) peer(k *keyedRow) (peerSpec, ruleKey, bool) {
+	r := k.row
 	p := r.Peer
 	switch p.Kind {
 	case flow.EndpointAddress:
@@ -775,33 +1014,24 @@ func (b *builder) peer(r Row) (peerSpec, ruleKey, bool) {
 		b.warnf("%s: unknown peer", r)
 		return peerSpec{}, ruleKey{}, false
 	}
-	var spec peerSpec
-	var lblStr string
-	if isService(p) {
-		svc := b.svcs[[2]string{p.Namespace, p.Name}]
-		if svc == nil || len(svc.Selector) == 0 {
+	e := k.ent
+	switch {
+	case isService(p):
+		if e == nil || len(e.lbls) == 0 {
 			b.warnf("%s: Service %s/%s is unknown or has no selector", r, p.Namespace, p.Name)
 			return peerSpec{}, ruleKey{}, false
 		}
-		spec.lbls, lblStr = svc.Selector, labelString(svc.Selector)
-	} else {
-		w := b.wls[p]
-		switch {
-		case w == nil:
-			b.warnf("%s: workload not in the inventory", r)
-			return peerSpec{}, ruleKey{}, false
-		case w.HostNetwork:
-			b.warnf("%s: a host-network workload cannot be selected by a NetworkPolicy; add a manual CIDR rule for its node", r)
-			return peerSpec{}, ruleKey{}, false
-		}
-		st := b.lookup.stable[w]
-		spec.lbls, lblStr, spec.shared = st.labels, st.str, true
-		if len(spec.lbls) == 0 {
-			b.warnf("%s: the peer has no stable labels to select it by", r)
-			return peerSpec{}, ruleKey{}, false
-		}
+	case e == nil:
+		b.warnf("%s: workload not in the inventory", r)
+		return peerSpec{}, ruleKey{}, false
+	case e.w.HostNetwork:
+		b.warnf("%s: a host-network workload cannot be selected by a NetworkPolicy; add a manual CIDR rule for its node", r)
+		return peerSpec{}, ruleKey{}, false
+	case len(e.lbls) == 0:
+		b.warnf("%s: the peer has no stable labels to select it by", r)
+		return peerSpec{}, ruleKey{}, false
 	}
-	spec, key, ok := b.podPeer(p.Namespace, spec, lblStr, b.key)
+	spec, key, ok := b.podPeer(p.Namespace, peerSpec{ent: e}, e.lblStr, b.key)
 	if !ok {
 		b.needs[p.Namespace] = append(b.needs[p.Namespace], r)
 		return peerSpec{}, ruleKey{}, false
@@ -809,12 +1039,16 @@ func (b *builder) peer(r Row) (peerSpec, ruleKey, bool) {
 	return spec, key, true
 }
 
-// podPeer selects the pods of spec.lbls (lblStr is their labelString) in
-// namespace ns, by namespace label key.
+// podPeer selects the pods of spec (lblStr is the labelString of their
+// labels) in namespace ns, by namespace label key.
 func (b *builder) podPeer(ns string, spec peerSpec, lblStr string, key string) (peerSpec, ruleKey, bool) {
 	spec.pod = true
+	var lbl int32
+	if spec.ent != nil {
+		lbl = spec.ent.lblRank
+	}
 	if ns == b.ns {
-		return spec, ruleKey{kind: 'p', a: lblStr}, true
+		return spec, ruleKey{kind: 'p', a: lblStr, lbl: lbl}, true
 	}
 	v, ok := b.nss[ns].Labels[key]
 	if !ok && key == netpol.NamespaceNameLabel {
@@ -824,7 +1058,7 @@ func (b *builder) podPeer(ns string, spec peerSpec, lblStr string, key string) (
 		return spec, ruleKey{}, false
 	}
 	spec.nsKey, spec.nsVal = key, v
-	return spec, ruleKey{kind: 'n', a: key, b: v, c: lblStr}, true
+	return spec, ruleKey{kind: 'n', a: key, b: v, c: lblStr, lbl: lbl}, true
 }
 
 func cidrPeers(cidrs []netip.Prefix) (peerSpec, ruleKey, bool) {
@@ -850,15 +1084,14 @@ func cidrPeers(cidrs []netip.Prefix) (peerSpec, ruleKey, bool) {
 
 func (b *builder) addCIDR(dir netpol.Direction, c CIDRRule) {
 	spec, key, _ := cidrPeers([]netip.Prefix{c.CIDR})
-	acc := b.acc(dir, key, spec)
 	proto, ok := c.Protocol.Kubernetes()
 	switch {
 	case !ok:
-		acc.allPorts = true
+		b.addRule(dir, key, spec, true)
 	case c.Port == 0:
-		acc.ports[portKey{proto: proto}] = struct{}{}
+		b.addRule(dir, key, spec, false, portKey{proto: proto})
 	default:
-		acc.ports[portKey{proto: proto, num: int32(c.Port)}] = struct{}{}
+		b.addRule(dir, key, spec, false, portKey{proto: proto, num: int32(c.Port)})
 	}
 }
 
@@ -866,11 +1099,9 @@ func (b *builder) addCIDR(dir netpol.Direction, c CIDRRule) {
 func (b *builder) global(dir netpol.Direction, r Rule) {
 	switch r {
 	case RuleAllowNamespace:
-		acc := b.acc(dir, ruleKey{kind: 'p', a: "*"}, peerSpec{peers: []networkingv1.NetworkPolicyPeer{{PodSelector: &metav1.LabelSelector{}}}})
-		acc.allPorts = true
+		b.addRule(dir, ruleKey{kind: 'p', a: "*"}, peerSpec{peers: []networkingv1.NetworkPolicyPeer{{PodSelector: &metav1.LabelSelector{}}}}, true)
 	case RuleAllowAll:
-		acc := b.acc(dir, ruleKey{}, peerSpec{})
-		acc.allPorts = true
+		b.addRule(dir, ruleKey{}, peerSpec{}, true)
 	}
 }
 
@@ -918,18 +1149,31 @@ func (b *builder) dns() {
 		key = netpol.NamespaceNameLabel
 		b.warnf("cluster DNS: namespace %s lacks label %s; DNS egress selects it by %s", dnsNamespace, b.key, key)
 	}
-	spec, pkey, _ := b.podPeer(dnsNamespace, peerSpec{lbls: sel}, labelString(sel), key)
-	acc := b.acc(netpol.Egress, pkey, spec)
-	for _, p := range ports {
-		acc.ports[p] = struct{}{}
+	spec := peerSpec{lbls: sel}
+	lblStr := ""
+	if e := b.lookup.peers[inventory.ServiceEndpoint(dnsNamespace, dnsService)]; e != nil && len(e.lbls) > 0 {
+		spec, lblStr = peerSpec{ent: e}, e.lblStr
+	} else {
+		lblStr = labelString(sel)
 	}
+	spec, pkey, _ := b.podPeer(dnsNamespace, spec, lblStr, key)
+	b.addRule(netpol.Egress, pkey, spec, false, ports...)
 	if b.lookup.nodeLocalDNS {
 		a := b.in.NodeLocalDNSAddr
 		spec, k, _ := cidrPeers([]netip.Prefix{netip.PrefixFrom(a, a.BitLen())})
-		acc := b.acc(netpol.Egress, k, spec)
-		acc.ports[portKey{proto: corev1.ProtocolUDP, num: 53}] = struct{}{}
-		acc.ports[portKey{proto: corev1.ProtocolTCP, num: 53}] = struct{}{}
+		b.addRule(netpol.Egress, k, spec, false, portKey{proto: corev1.ProtocolUDP, num: 53}, portKey{proto: corev1.ProtocolTCP, num: 53})
 	}
+}
+
+// validated is what of the policy Suggest validates: all of it, or without
+// its rules under SkipSelfCheck.
+func (b *builder) validated() *networkingv1.NetworkPolicy {
+	np := b.sug.Policy
+	if !b.in.SkipSelfCheck {
+		return np
+	}
+	return &networkingv1.NetworkPolicy{TypeMeta: np.TypeMeta, ObjectMeta: np.ObjectMeta,
+		Spec: networkingv1.NetworkPolicySpec{PodSelector: np.Spec.PodSelector, PolicyTypes: np.Spec.PolicyTypes}}
 }
 
 func (b *builder) policy() *networkingv1.NetworkPolicy {
@@ -946,35 +1190,90 @@ func (b *builder) policy() *networkingv1.NetworkPolicy {
 			},
 		},
 		Spec: networkingv1.NetworkPolicySpec{
-			PodSelector: metav1.LabelSelector{MatchLabels: maps(b.sel)},
+			PodSelector: metav1.LabelSelector{MatchLabels: maps.Clone(b.sel)},
 			PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress, networkingv1.PolicyTypeEgress},
 		},
 	}
 	if !b.in.Now.IsZero() {
 		np.Annotations[AnnotationGeneratedAt] = b.in.Now.UTC().Format(time.RFC3339)
 	}
-	for _, acc := range sortedRules(b.rules[netpol.Ingress]) {
-		np.Spec.Ingress = append(np.Spec.Ingress, networkingv1.NetworkPolicyIngressRule{From: acc.peers, Ports: acc.render()})
-	}
-	for _, acc := range sortedRules(b.rules[netpol.Egress]) {
-		np.Spec.Egress = append(np.Spec.Egress, networkingv1.NetworkPolicyEgressRule{To: acc.peers, Ports: acc.render()})
-	}
+	b.rules(0, func(n int) { np.Spec.Ingress = make([]networkingv1.NetworkPolicyIngressRule, 0, n) },
+		func(peers []networkingv1.NetworkPolicyPeer, ports []networkingv1.NetworkPolicyPort) {
+			np.Spec.Ingress = append(np.Spec.Ingress, networkingv1.NetworkPolicyIngressRule{From: peers, Ports: ports})
+		})
+	b.rules(1, func(n int) { np.Spec.Egress = make([]networkingv1.NetworkPolicyEgressRule, 0, n) },
+		func(peers []networkingv1.NetworkPolicyPeer, ports []networkingv1.NetworkPolicyPort) {
+			np.Spec.Egress = append(np.Spec.Egress, networkingv1.NetworkPolicyEgressRule{To: peers, Ports: ports})
+		})
 	return np
 }
 
-func (a *ruleAcc) render() []networkingv1.NetworkPolicyPort {
-	if a.allPorts {
-		return nil
+// rules merges a direction's parts by key and hands each rule, in key
+// order, to add, after telling size how many there are.
+func (b *builder) rules(dir int, size func(int), add func([]networkingv1.NetworkPolicyPeer, []networkingv1.NetworkPolicyPort)) {
+	parts := b.sc.parts[dir]
+	if len(parts) == 0 {
+		return
 	}
-	keys := make([]portKey, 0, len(a.ports))
-	for k := range a.ports {
-		keys = append(keys, k)
+	// Stable: parts of one key keep the order they were added in, and the
+	// first one's peers are the rule's. Indexes are sorted, not the parts.
+	order := b.sc.order[:0]
+	for i := range parts {
+		order = append(order, int32(i))
 	}
-	slices.SortFunc(keys, func(x, y portKey) int {
-		return cmp.Or(cmp.Compare(x.proto, y.proto), cmp.Compare(x.num, y.num), cmp.Compare(x.name, y.name))
+	b.sc.order = order
+	slices.SortFunc(order, func(x, y int32) int {
+		return cmp.Or(compareRuleKeys(parts[x].key, parts[y].key), cmp.Compare(x, y))
 	})
-	out := make([]networkingv1.NetworkPolicyPort, 0, len(keys))
-	for _, k := range keys {
+	sorted := b.sc.sortedParts[:0]
+	for _, i := range order {
+		sorted = append(sorted, parts[i])
+	}
+	b.sc.sortedParts, parts = sorted, sorted
+	n := 1
+	for i := 1; i < len(parts); i++ {
+		if parts[i].key != parts[i-1].key {
+			n++
+		}
+	}
+	size(n)
+	for i := 0; i < len(parts); {
+		j, all := i, false
+		ports := b.sc.rulePorts[:0]
+		for ; j < len(parts) && parts[j].key == parts[i].key; j++ {
+			all = all || parts[j].allPorts
+			ports = append(ports, b.sc.partPorts[parts[j].ports[0]:parts[j].ports[1]]...)
+		}
+		b.sc.rulePorts = ports
+		var rendered []networkingv1.NetworkPolicyPort
+		if !all {
+			rendered = b.lookup.render(ports)
+		}
+		add(parts[i].spec.build(b.lookup), rendered)
+		i = j
+	}
+}
+
+// render lists ports, sorted and without repeats; a single port's list is
+// the Lookup's, shared.
+func (l *Lookup) render(ports []portKey) []networkingv1.NetworkPolicyPort {
+	slices.SortFunc(ports, func(x, y portKey) int {
+		if x.proto != y.proto {
+			return strings.Compare(string(x.proto), string(y.proto))
+		}
+		if x.num != y.num {
+			return cmp.Compare(x.num, y.num)
+		}
+		return strings.Compare(x.name, y.name)
+	})
+	ports = slices.Compact(ports)
+	if len(ports) == 1 {
+		if ps, ok := l.onePort[ports[0]]; ok {
+			return ps
+		}
+	}
+	out := make([]networkingv1.NetworkPolicyPort, 0, len(ports))
+	for _, k := range ports {
 		proto := k.proto
 		p := networkingv1.NetworkPolicyPort{Protocol: &proto}
 		switch {
@@ -987,23 +1286,8 @@ func (a *ruleAcc) render() []networkingv1.NetworkPolicyPort {
 		}
 		out = append(out, p)
 	}
-	return out
-}
-
-// sortedRules orders rules by their keys' strings.
-func sortedRules(m map[ruleKey]*ruleAcc) []*ruleAcc {
-	type keyed struct {
-		key string
-		acc *ruleAcc
-	}
-	ks := make([]keyed, 0, len(m))
-	for k, acc := range m {
-		ks = append(ks, keyed{k.String(), acc})
-	}
-	slices.SortFunc(ks, func(a, b keyed) int { return strings.Compare(a.key, b.key) })
-	out := make([]*ruleAcc, len(ks))
-	for i, k := range ks {
-		out[i] = k.acc
+	if len(out) == 1 {
+		l.onePort[ports[0]] = out
 	}
 	return out
 }
@@ -1088,40 +1372,60 @@ func (b *builder) conns(r Row) []conn {
 
 // check asks the engine what the policy alone does to every row: rows of a
 // global rule are classified, excluded rows still allowed are reported.
-func (b *builder) check(rows []Row) error {
+func (b *builder) check(rows []keyedRow) error {
 	if b.ch.Ingress == RuleObserved && b.ch.Egress == RuleObserved && len(b.sug.Excluded)+len(b.sug.Unselectable) == 0 &&
 		(b.in.SkipSelfCheck || len(b.sug.Included) == 0) {
 		return nil // nothing to ask the engine
 	}
-	// Only the subject's pods are indexed: the policy selects nothing
-	// else, and the engine judges the peers (not given to NewIndex) by
-	// their labels all the same. Indexing every workload of a large
-	// cluster for one policy cost most of an audit pass.
-	ix, err := netpol.NewIndex(b.namespacesOf(rows), b.dsts, []*networkingv1.NetworkPolicy{b.checkedPolicy()}, netpol.DefaultOptions())
-	if err != nil {
-		return fmt.Errorf("index the generated policy: %w", err)
-	}
-	allowed := func(r Row) (some, all bool) {
-		cs := b.conns(r)
-		all = len(cs) > 0
-		for _, c := range cs {
-			ex := ix.Explain(c.src, c.dst, c.proto, c.port)
-			side := ex.Egress
-			if r.Direction == netpol.Ingress {
-				side = ex.Ingress
-			}
-			ok := side.Allowed || ex.Self
-			some = some || ok
-			all = all && ok
-		}
-		return some, all
-	}
-	for _, r := range rows {
-		rule := b.ch.Ingress
+	ruleOf := func(r Row) Rule {
 		if r.Direction == netpol.Egress {
-			rule = b.ch.Egress
+			return b.ch.Egress
 		}
-		if rule != RuleObserved {
+		return b.ch.Ingress
+	}
+	// The rows asked about: those of a global rule, the excluded and
+	// unselectable ones and, for the self-check, the included ones.
+	asked := slices.Concat(b.sug.Excluded, b.sug.Unselectable)
+	if !b.in.SkipSelfCheck {
+		asked = append(asked, b.sug.Included...)
+	}
+	for _, k := range rows {
+		if ruleOf(k.row) != RuleObserved {
+			asked = append(asked, k.row)
+		}
+	}
+	pol := b.checkedPolicy()
+	var allowed func(r Row) (some, all bool)
+	if b.deniesAll(pol, asked) {
+		// What the engine would answer, without compiling the policy.
+		allowed = func(Row) (bool, bool) { return false, false }
+	} else {
+		// Only the subject's pods are indexed: the policy selects nothing
+		// else, and the engine judges the peers (not given to NewIndex) by
+		// their labels all the same. Indexing every workload of a large
+		// cluster for one policy cost most of an audit pass.
+		ix, err := netpol.NewIndex(b.namespacesOf(asked), b.dsts, []*networkingv1.NetworkPolicy{pol}, netpol.DefaultOptions())
+		if err != nil {
+			return fmt.Errorf("index the generated policy: %w", err)
+		}
+		allowed = func(r Row) (some, all bool) {
+			cs := b.conns(r)
+			all = len(cs) > 0
+			for _, c := range cs {
+				ex := ix.Explain(c.src, c.dst, c.proto, c.port)
+				side := ex.Egress
+				if r.Direction == netpol.Ingress {
+					side = ex.Ingress
+				}
+				ok := side.Allowed || ex.Self
+				some = some || ok
+				all = all && ok
+			}
+			return some, all
+		}
+	}
+	for _, k := range rows {
+		if r := k.row; ruleOf(r) != RuleObserved {
 			if a, _ := allowed(r); a {
 				b.sug.Included = append(b.sug.Included, r)
 			} else {
@@ -1143,6 +1447,26 @@ func (b *builder) check(rows []Row) error {
 		}
 	}
 	return nil
+}
+
+// deniesAll reports whether pol surely denies every row asked about,
+// without the engine: each row's peer is one only ipBlocks and rules
+// without peers can allow (not a pod the policy could select, nor the
+// subject itself), in a direction pol isolates and has no rules for.
+func (b *builder) deniesAll(pol *networkingv1.NetworkPolicy, asked []Row) bool {
+	if b.in.fullCheck {
+		return false
+	}
+	for _, r := range asked {
+		rules := len(pol.Spec.Ingress)
+		if r.Direction == netpol.Egress {
+			rules = len(pol.Spec.Egress)
+		}
+		if rules > 0 || b.selectablePeer(r.Peer) || !slices.Contains(pol.Spec.PolicyTypes, networkingv1.PolicyType(r.Direction)) {
+			return false
+		}
+	}
+	return true
 }
 
 // checkedPolicy is the generated policy with only the rules the check's
@@ -1225,9 +1549,9 @@ func meetsAddresses(peers []networkingv1.NetworkPolicyPeer) bool {
 	return false
 }
 
-// namespacesOf are the namespaces the check needs: the subject's and its
-// peers' (a peer's namespace labels decide whether namespaceSelectors match
-// it). Compiling the policy against every namespace of a large cluster, for
+// namespacesOf are the namespaces the check of rows needs: the subject's
+// and the rows' peers' (a peer's namespace labels decide whether
+// namespaceSelectors match it). Compiling the policy against every namespace of a large cluster, for
 // every workload, would cost more than the check.
 func (b *builder) namespacesOf(rows []Row) []netpol.Namespace {
 	seen := map[string]bool{}
@@ -1243,6 +1567,9 @@ func (b *builder) namespacesOf(rows []Row) []netpol.Namespace {
 		add(w.Namespace)
 	}
 	for _, r := range rows {
+		for _, v := range b.via[r] {
+			add(v.Namespace)
+		}
 		if r.Peer.Kind != flow.EndpointWorkload {
 			continue
 		}
@@ -1255,11 +1582,6 @@ func (b *builder) namespacesOf(rows []Row) []netpol.Namespace {
 			}
 		}
 	}
-	for _, r := range rows {
-		for _, v := range b.via[r] {
-			add(v.Namespace)
-		}
-	}
 	return out
 }
 
@@ -1269,15 +1591,15 @@ func (b *builder) finish() {
 	// rows a global rule classifies (after the others) and StillAllowed.
 	if b.ch.Ingress != RuleObserved || b.ch.Egress != RuleObserved {
 		for _, rs := range []*[]Row{&s.Included, &s.Excluded, &s.Unselectable} {
-			*rs = sortRows(*rs, false)
+			*rs = sortRows(*rs)
 		}
 	}
-	s.StillAllowed = sortRows(s.StillAllowed, false)
+	s.StillAllowed = sortRows(s.StillAllowed)
 	for _, r := range s.StillAllowed {
 		b.warnf("%s: excluded but still allowed: an included rule, the DNS rule or a global rule selects the peer too", r)
 	}
 	for _, ns := range sortedKeys(b.needs) {
-		rows := sortRows(b.needs[ns], false)
+		rows := sortRows(b.needs[ns])
 		n := NamespaceLabelNeed{Namespace: ns, Key: b.key, Rows: rows}
 		s.NeedsLabel = append(s.NeedsLabel, n)
 		b.warnf("%s", n.Message())
@@ -1292,14 +1614,6 @@ func selects(selector, labels map[string]string) bool {
 		}
 	}
 	return true
-}
-
-func maps(m map[string]string) map[string]string {
-	out := make(map[string]string, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
 }
 
 func labelString(m map[string]string) string {

@@ -30,7 +30,23 @@ func YAMLString(p *networkingv1.NetworkPolicy) (string, error) {
 	if p == nil {
 		return "", fmt.Errorf("render policy: no policy")
 	}
-	if out, ok := typedPolicyYAMLAs(p, func(b []byte) string { return string(b) }); ok {
+	if out, ok := typedPolicyYAMLAs(p, func(b []byte) string { return string(b) }, nil); ok {
+		return out, nil
+	}
+	out, err := treeYAML(p)
+	return string(out), err
+}
+
+// YAMLString is the package's YAMLString for a policy suggested with the
+// Lookup: the peers it shares with other suggestions (a workload's pods
+// from the subject's namespace or from another one) are written once per
+// Lookup and copied after — visiting their label maps, scattered over the
+// heap, cost an audit pass more than writing them.
+func (l *Lookup) YAMLString(p *networkingv1.NetworkPolicy) (string, error) {
+	if p == nil {
+		return "", fmt.Errorf("render policy: no policy")
+	}
+	if out, ok := typedPolicyYAMLAs(p, func(b []byte) string { return string(b) }, l.fragments); ok {
 		return out, nil
 	}
 	out, err := treeYAML(p)

@@ -5,7 +5,9 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"math"
 	"math/rand/v2"
+	"strconv"
 	"testing"
 	"time"
 
@@ -525,4 +527,105 @@ func TestYAMLString(t *testing.T) {
 	if _, err := YAMLString(nil); err == nil {
 		t.Error("YAMLString(nil): no error")
 	}
+}
+
+// TestTypedYAMLKnownKeys: policies of many selectors whose keys come from
+// a few sets, as a policy's do, so that the writer finds the keys it
+// remembers (knownEntries) and, now and then, a map that holds all but one
+// of them, or more: the known keys of a size are right only when each is in
+// the map. Some keys are quoted, some hold spaces, some digits.
+func TestTypedYAMLKnownKeys(t *testing.T) {
+	sets := [][]string{
+		{"kubernetes.io/metadata.name"}, {"team"}, {"8080"}, {"a b"}, {"yes"},
+		{"app", "tier"}, {"app", "tier", "version"}, {"tier", "app", "version", "canary"},
+		{"app", "tier", "a9"}, {"app", "tier", "a10"}, {"a9", "a10", "app"}, {"node-1", "node-01", "node-2"},
+		{"a b", "redline audit", "x"}, {"", "app"}, {"8080", "443", "app", "yes"}, {"a-b", "a.b", "A", "Z"},
+	}
+	values := []string{"web", "db", "v1", "backend", "a b", "yes", "8080", ""}
+	r := rand.New(rand.NewPCG(17, 19))
+	typed := 0
+	const n = 2000
+	for range n {
+		sel := func() *metav1.LabelSelector {
+			set := sets[r.IntN(len(sets))]
+			m := map[string]string{}
+			for _, k := range set {
+				if r.IntN(8) > 0 {
+					m[k] = values[r.IntN(len(values))]
+				}
+			}
+			if r.IntN(64) == 0 {
+				m[orderKeys[r.IntN(len(orderKeys))]] = "x"
+			}
+			return &metav1.LabelSelector{MatchLabels: m}
+		}
+		p := &networkingv1.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: "shop", Labels: sel().MatchLabels}}
+		p.Spec.PodSelector = *sel()
+		for range 1 + r.IntN(12) {
+			p.Spec.Ingress = append(p.Spec.Ingress, networkingv1.NetworkPolicyIngressRule{
+				From: []networkingv1.NetworkPolicyPeer{{NamespaceSelector: sel(), PodSelector: sel()}}})
+		}
+		if checkTyped(t, p) {
+			typed++
+		}
+	}
+	t.Logf("%d of %d policies of shared keys written from their fields", typed, n)
+	if typed < n/2 {
+		t.Errorf("only %d of %d policies of shared keys took the typed path", typed, n)
+	}
+}
+
+func TestAppendInt32(t *testing.T) {
+	check := func(v int32) {
+		if got, want := string(appendInt32([]byte("x"), v)), "x"+strconv.Itoa(int(v)); got != want {
+			t.Fatalf("appendInt32(%d) = %q, want %q", v, got, want)
+		}
+	}
+	for v := int32(-1100); v <= 101000; v++ {
+		check(v)
+	}
+	for _, v := range []int32{math.MinInt32, math.MinInt32 + 1, -99999, -100000, 999999, 1000000, math.MaxInt32} {
+		check(v)
+	}
+}
+
+// FuzzStringShortcuts holds the writer's shortcuts to what they stand in
+// for: plainWord to plainString, sortSimplePairs to sortKeys.
+func FuzzStringShortcuts(f *testing.F) {
+	f.Add("app", "tier", "version")
+	f.Add("kubernetes.io/metadata.name", "app.kubernetes.io/name", "a_b")
+	f.Add("yes", "Off", "null")
+	f.Add("a-b", "a.b", "a/b")
+	f.Add("A", "Z", "_a")
+	f.Add("a~", "a", "a b")
+	f.Add("a9", "ü", "a10")
+	f.Fuzz(func(t *testing.T, a, b, c string) {
+		for _, s := range []string{a, b, c} {
+			want := plainString(s) == plain
+			for i := 0; i < len(s) && want; i++ {
+				// plainWord takes a part of plainString's plain strings.
+				want = wordByte[s[i]] != 0 && (i > 0 || wordByte[s[i]] == wordLetter)
+			}
+			if got := plainWord(s); got != want {
+				t.Errorf("plainWord(%q) = %v, plainString says %v", s, got, want)
+			}
+			if plainWord(s) && stringStyle(s, nil) != plain {
+				t.Errorf("plainWord(%q), but stringStyle is %v", s, stringStyle(s, nil))
+			}
+		}
+		if a == b || b == c || a == c || !simpleKey(a) || !simpleKey(b) || !simpleKey(c) {
+			return
+		}
+		pairs := []labelPair{{a, "1"}, {b, "2"}, {c, "3"}}
+		sortSimplePairs(pairs)
+		keys := []string{a, b, c}
+		if !sortKeys(keys) {
+			t.Fatalf("sortKeys refused simple keys %q", keys)
+		}
+		for i, p := range pairs {
+			if p.k != keys[i] {
+				t.Fatalf("sortSimplePairs: %v, sortKeys: %q", pairs, keys)
+			}
+		}
+	})
 }
