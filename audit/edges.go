@@ -2,9 +2,12 @@ package audit
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"time"
 
 	"github.com/redline-dev/redline/internal/flow"
+	"github.com/redline-dev/redline/internal/inventory"
 	"github.com/redline-dev/redline/internal/suggest"
 )
 
@@ -14,102 +17,124 @@ type NamespaceEdgeReader interface {
 	NamespaceEdges(ctx context.Context, ns string, from, to time.Time) ([]flow.Edge, error)
 }
 
-// passEdges holds a pass's edges in memory, by workload: read with one
-// query per namespace instead of two per workload, which in a large
-// cluster cost a fifth of the pass.
+// passEdges holds a pass's edges in memory, by workload, each edge once:
+// read with one query per namespace instead of two per workload, which in
+// a large cluster cost a fifth of the pass. Each edge has a position, so
+// that the pass judges it once without a map of edges.
 type passEdges struct {
 	// batches are the namespaces' query results; in and out point into
 	// them (appending the large Edge values themselves, per endpoint, cost
 	// more in slice growth than the queries).
 	batches [][]flow.Edge
+	// offsets[b] is the position of batches[b][0].
+	offsets []int32
+	total   int
 	in, out map[flow.Endpoint][]edgeRef
 }
 
 // edgeRef is batches[batch][index].
 type edgeRef struct{ batch, index int32 }
 
-// bulkEdges reads the window's edges of all namespaces when r can; else it
-// returns r itself.
-// endpoints is a size hint: about how many workloads have edges.
-func bulkEdges(ctx context.Context, r suggest.EdgeReader, namespaces []string, endpoints int, from, to time.Time) (suggest.EdgeReader, error) {
+// bulkEdges reads the window's edges of all namespaces. A reader that
+// cannot read by namespace is asked per workload and Service of inv.
+func bulkEdges(ctx context.Context, r suggest.EdgeReader, inv *inventory.Inventory, namespaces []string, from, to time.Time) (*passEdges, error) {
+	endpoints := len(inv.Workloads) + len(inv.Services)
+	p := &passEdges{in: make(map[flow.Endpoint][]edgeRef, endpoints), out: make(map[flow.Endpoint][]edgeRef, endpoints)}
 	nr, ok := r.(NamespaceEdgeReader)
 	if !ok {
-		return r, nil
+		edges, err := edgesOfEach(ctx, r, inv, from, to)
+		if err != nil {
+			return nil, err
+		}
+		p.file(edges, func(*flow.Edge) bool { return true }, func(e flow.Endpoint) bool { return e.Kind == flow.EndpointWorkload })
+		return p, nil
 	}
-	p := &passEdges{in: make(map[flow.Endpoint][]edgeRef, endpoints), out: make(map[flow.Endpoint][]edgeRef, endpoints)}
 	listed := make(map[string]bool, len(namespaces))
 	for _, ns := range namespaces {
 		listed[ns] = true
 	}
+	isListed := func(e flow.Endpoint) bool { return e.Kind == flow.EndpointWorkload && listed[e.Namespace] }
 	for _, ns := range namespaces {
 		edges, err := nr.NamespaceEdges(ctx, ns, from, to)
 		if err != nil {
 			return nil, err
 		}
-		// Each edge is a source's egress in the source's namespace and a
-		// destination's ingress in the destination's: file it once each.
-		// An edge between two namespaces comes back from both queries; its
-		// egress is filed from the source's (or, when that namespace is
-		// not listed, from the destination's).
-		batch := int32(len(p.batches))
-		p.batches = append(p.batches, edges)
-		for i := range edges {
-			e := &edges[i]
-			ref := edgeRef{batch, int32(i)}
-			if e.Src.Kind == flow.EndpointWorkload && (e.Src.Namespace == ns || !listed[e.Src.Namespace]) {
-				p.out[e.Src] = append(p.out[e.Src], ref)
+		// An edge between two namespaces comes back from both queries: it
+		// is filed from its source's (or, when that is not a workload of
+		// a listed namespace, from its destination's).
+		p.file(edges, func(e *flow.Edge) bool {
+			if isListed(e.Src) {
+				return e.Src.Namespace == ns
 			}
-			if e.Dst.Kind == flow.EndpointWorkload && e.Dst.Namespace == ns {
-				p.in[e.Dst] = append(p.in[e.Dst], ref)
-			}
-		}
+			return e.Dst.Namespace == ns
+		}, isListed)
 	}
 	return p, nil
 }
 
-// edgesOf appends to in and out the subject's ingress edges (its own and
-// those of the Services selecting it) and egress edges, as pointers into
-// the pass's edges when they are in memory.
-func edgesOf(ctx context.Context, r suggest.EdgeReader, l *suggest.Lookup, subject flow.Endpoint, from, to time.Time, in, out []*flow.Edge) ([]*flow.Edge, []*flow.Edge, error) {
-	p, ok := r.(*passEdges)
-	if !ok {
-		ingress, egress, err := l.Gather(ctx, r, subject, from, to)
+// file adds a batch of edges, filing those that own says are filed from
+// it as their source's egress and their destination's ingress (for a
+// listed workload destination).
+func (p *passEdges) file(edges []flow.Edge, own func(*flow.Edge) bool, listed func(flow.Endpoint) bool) {
+	batch := int32(len(p.batches))
+	p.batches = append(p.batches, edges)
+	p.offsets = append(p.offsets, int32(p.total))
+	p.total += len(edges)
+	for i := range edges {
+		e := &edges[i]
+		if !own(e) {
+			continue
+		}
+		ref := edgeRef{batch, int32(i)}
+		if e.Src.Kind == flow.EndpointWorkload {
+			p.out[e.Src] = append(p.out[e.Src], ref)
+		}
+		if listed(e.Dst) {
+			p.in[e.Dst] = append(p.in[e.Dst], ref)
+		}
+	}
+}
+
+// edgesOfEach reads every workload's and Service's edges and keeps each
+// edge once.
+func edgesOfEach(ctx context.Context, r suggest.EdgeReader, inv *inventory.Inventory, from, to time.Time) ([]flow.Edge, error) {
+	var eps []flow.Endpoint
+	for _, w := range inv.Workloads {
+		eps = append(eps, flow.WorkloadEndpoint(w.Namespace, w.Kind, w.Name))
+	}
+	for _, s := range inv.Services {
+		eps = append(eps, inventory.ServiceEndpoint(s.Namespace, s.Name))
+	}
+	seen := map[flow.EdgeKey]bool{}
+	var out []flow.Edge
+	for _, ep := range eps {
+		in, eg, err := r.WorkloadEdges(ctx, ep, from, to)
 		if err != nil {
-			return nil, nil, err
+			return nil, fmt.Errorf("read edges of %s: %w", ep, err)
 		}
-		for i := range ingress {
-			in = append(in, &ingress[i])
+		for _, e := range slices.Concat(in, eg) {
+			if !seen[e.EdgeKey] {
+				seen[e.EdgeKey] = true
+				out = append(out, e)
+			}
 		}
-		for i := range egress {
-			out = append(out, &egress[i])
-		}
-		return in, out, nil
 	}
-	in = p.pointers(in, p.in[subject])
+	return out, nil
+}
+
+// edgesOf appends to in and out the subject's ingress edges (its own and
+// those of the Services selecting it) and egress edges.
+func (p *passEdges) edgesOf(l *suggest.Lookup, subject flow.Endpoint, in, out []edgeRef) ([]edgeRef, []edgeRef) {
+	in = append(in, p.in[subject]...)
 	for _, svc := range l.ServicesSelecting(subject) {
-		in = p.pointers(in, p.in[svc])
+		in = append(in, p.in[svc]...)
 	}
-	return in, p.pointers(out, p.out[subject]), nil
+	return in, append(out, p.out[subject]...)
 }
 
-func (p *passEdges) pointers(dst []*flow.Edge, refs []edgeRef) []*flow.Edge {
-	for _, r := range refs {
-		dst = append(dst, &p.batches[r.batch][r.index])
-	}
-	return dst
-}
-
-// edgeCount is how many edges r holds, when it knows (a size hint).
-func edgeCount(r suggest.EdgeReader) int {
-	p, ok := r.(*passEdges)
-	if !ok {
-		return 0
-	}
-	n := 0
-	for _, b := range p.batches {
-		n += len(b)
-	}
-	return n
+// edge is the edge at ref, and its position.
+func (p *passEdges) edge(r edgeRef) (*flow.Edge, int32) {
+	return &p.batches[r.batch][r.index], p.offsets[r.batch] + r.index
 }
 
 // WorkloadEdges answers from memory; the window is the pass's.

@@ -219,21 +219,12 @@ func Pass(ctx context.Context, in PassInput) (PassResult, error) {
 	lookup := suggest.NewLookup(inv)
 	summaries := protection(inv, optedOut)
 	res.Disagreements = map[flow.EdgeKey]uint64{}
-	// Every edge is some workload's egress and another's ingress: judged
-	// once, when first met.
-	// Keyed by two 64-bit hashes of the edge key, not the key: a map
-	// without pointers, a sixth of the size, that the collector need not
-	// scan (two keys colliding in 128 bits: never).
-	var judged map[[2]uint64]int32
-	var judgements []judgement
-	seeds := [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}
 	var memoNext map[string]memoEntry
 	var marks *namespaceMarks // the namespaces a workload depends on
 	if in.Memo != nil {
 		memoNext = in.Memo.begin(memoContext{window: in.Window, source: cmp.Or(in.Source, "redline audit"),
 			labelKey: in.NamespaceLabelKey, nodeLocalDNS: lookup.NodeLocalDNS()})
 		marks = newNamespaceMarks(inv.NamespaceFingerprints())
-		seeds = in.Memo.seeds // the digests build on the edges' hashes
 	}
 	// redAll has every red edge's connection with its namespaces; two
 	// edges can read the same (an address seen with two classes): sorted
@@ -242,13 +233,20 @@ func Pass(ctx context.Context, in PassInput) (PassResult, error) {
 	redByNS := map[string]int{}
 	unlabeled := map[string]map[string]bool{}
 	from := in.Now.Add(-in.Window)
-	edges, err := bulkEdges(ctx, in.Edges, res.Namespaces, len(inv.Workloads)+len(inv.Services), from, in.Now)
+	edges, err := bulkEdges(ctx, in.Edges, inv, res.Namespaces, from, in.Now)
 	if err != nil {
 		return res, fmt.Errorf("audit pass: read edges: %w", err)
 	}
-	judged = make(map[[2]uint64]int32, edgeCount(edges))
-	judgements = make([]judgement, 0, edgeCount(edges))
-	var inPtr, outPtr []*flow.Edge // reused from workload to workload
+	// Every edge is some workload's egress and another's ingress: judged
+	// once, when first met, and kept by its position.
+	judgements := make([]judgement, edges.total)
+	var hashes [][2]uint64 // the memo's: each edge key's, by position
+	if in.Memo != nil {
+		hashes = make([][2]uint64, edges.total)
+	}
+	var redBuf []RedConnection     // reused from workload to workload
+	var inRefs, outRefs []edgeRef  // likewise
+	var inPtr, outPtr []*flow.Edge // likewise
 	var scratch []byte             // configMap's, likewise
 	for _, w := range inv.Workloads {
 		if err := ctx.Err(); err != nil {
@@ -261,10 +259,9 @@ func Pass(ctx context.Context, in PassInput) (PassResult, error) {
 		wkey := w.Key()
 		// Pointers, not copies: a workload the memo answers for needs
 		// its edges looked at, not handed to Suggest.
-		if inPtr, outPtr, err = edgesOf(ctx, edges, lookup, subject, from, in.Now, inPtr[:0], outPtr[:0]); err != nil {
-			return res, fmt.Errorf("audit pass: read edges of %s: %w", subject, err)
-		}
-		var red []RedConnection
+		inRefs, outRefs = edges.edgesOf(lookup, subject, inRefs[:0], outRefs[:0])
+		inPtr, outPtr = inPtr[:0], outPtr[:0]
+		red := redBuf[:0]
 		var dig digester
 		if in.Memo != nil {
 			dig.seeds = &in.Memo.seeds
@@ -272,16 +269,20 @@ func Pass(ctx context.Context, in PassInput) (PassResult, error) {
 			marks.add(&dig, w.Namespace)
 			marks.add(&dig, suggest.DNSNamespace)
 		}
-		for li, list := range [2][]*flow.Edge{inPtr, outPtr} {
-			for _, e := range list {
-				hk := [2]uint64{maphash.Comparable(seeds[0], e.EdgeKey), maphash.Comparable(seeds[1], e.EdgeKey)}
-				var j judgement
-				if ji, seen := judged[hk]; seen {
-					j = judgements[ji]
+		for li, list := range [2][]edgeRef{inRefs, outRefs} {
+			for _, ref := range list {
+				e, pos := edges.edge(ref)
+				if li == 0 {
+					inPtr = append(inPtr, e)
 				} else {
-					j = p.judge(e)
-					judged[hk] = int32(len(judgements))
-					judgements = append(judgements, j)
+					outPtr = append(outPtr, e)
+				}
+				j := &judgements[pos]
+				if !j.done {
+					*j = p.judge(e)
+					if hashes != nil {
+						hashes[pos] = [2]uint64{maphash.Comparable(in.Memo.seeds[0], e.EdgeKey), maphash.Comparable(in.Memo.seeds[1], e.EdgeKey)}
+					}
 					if j.judged {
 						if n := disagreeing(e, j.rc.DeniedByPolicies); n > 0 {
 							res.Disagreements[e.EdgeKey] = n
@@ -295,7 +296,7 @@ func Pass(ctx context.Context, in PassInput) (PassResult, error) {
 					red = append(red, j.rc)
 				}
 				if dig.seeds != nil {
-					dig.add(memoEdge{key: hk, egress: li == 1, denied: j.rc.DeniedByPolicies, drops: j.rc.Dropped})
+					dig.add(memoEdge{key: hashes[pos], egress: li == 1, denied: j.rc.DeniedByPolicies, drops: j.rc.Dropped})
 					marks.add(&dig, e.Src.Namespace)
 					marks.add(&dig, e.Dst.Namespace)
 				}
@@ -330,6 +331,7 @@ func Pass(ctx context.Context, in PassInput) (PassResult, error) {
 		}
 		slices.SortFunc(red, redCmp)
 		red = slices.Compact(red)
+		redBuf = red // configMap writes it out and keeps nothing
 		sug, err := suggest.Suggest(suggest.Input{
 			Subject: subject, Inventory: inv, IngressRefs: inPtr, EgressRefs: outPtr,
 			Window: in.Window, Now: in.Now, Source: cmp.Or(in.Source, "redline audit"),
@@ -339,7 +341,7 @@ func Pass(ctx context.Context, in PassInput) (PassResult, error) {
 			res.Skipped = append(res.Skipped, Skipped{Workload: w.Key(), Reason: err.Error()})
 			continue
 		}
-		cm, err := configMap(w, sug, red, in, &scratch)
+		cm, err := configMap(w, sug, red, in, lookup, &scratch)
 		if err != nil {
 			res.Skipped = append(res.Skipped, Skipped{Workload: w.Key(), Reason: err.Error()})
 			continue
@@ -356,6 +358,7 @@ func Pass(ctx context.Context, in PassInput) (PassResult, error) {
 	}
 	slices.SortFunc(redAll, func(a, b redOf) int { return redCmp(a.rc, b.rc) })
 	redAll = slices.CompactFunc(redAll, func(a, b redOf) bool { return a.rc == b.rc })
+	res.Red = make([]RedConnection, 0, len(redAll))
 	for _, r := range redAll {
 		res.Red = append(res.Red, r.rc)
 		if r.srcNS != "" {
@@ -496,11 +499,13 @@ type judgement struct {
 	// judged: the engine could decide (a known protocol, a destination
 	// it knows).
 	judged bool
+	// done: the edge was judged (in this pass).
+	done bool
 }
 
 // judge judges an edge against the current policies.
 func (p *passer) judge(e *flow.Edge) judgement {
-	var j judgement
+	j := judgement{done: true}
 	dropped := e.Verdicts[flow.VerdictDropped] > 0
 	denied := false
 	if proto, known := e.Protocol.Kubernetes(); known {
@@ -579,16 +584,16 @@ func rowsOf(status string, rows []suggest.Row) []TrafficRow {
 	return out
 }
 
-// configMap builds a workload's ConfigMap; scratch is a buffer it may
-// reuse.
-func configMap(w *netpol.Workload, sug suggest.Suggestion, red []RedConnection, in PassInput, scratch *[]byte) (corev1.ConfigMap, error) {
+// configMap builds a workload's ConfigMap from a suggestion made with
+// lookup; scratch is a buffer it may reuse.
+func configMap(w *netpol.Workload, sug suggest.Suggestion, red []RedConnection, in PassInput, lookup *suggest.Lookup, scratch *[]byte) (corev1.ConfigMap, error) {
 	// A shallow copy with its own annotations: nothing else is changed.
 	pol := *sug.Policy
 	pol.Annotations = maps.Clone(pol.Annotations)
 	// The generation time changes every pass; it goes on the ConfigMap,
 	// not into the data compared for updates.
 	delete(pol.Annotations, suggest.AnnotationGeneratedAt)
-	policyYAML, err := suggest.YAMLString(&pol)
+	policyYAML, err := lookup.YAMLString(&pol)
 	if err != nil {
 		return corev1.ConfigMap{}, err
 	}

@@ -15,6 +15,7 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"sigs.k8s.io/yaml"
 
 	"github.com/redline-dev/redline/internal/flow"
 	"github.com/redline-dev/redline/internal/inventory"
@@ -259,6 +260,17 @@ func TestPassBulkEdgesMatchPerWorkloadReads(t *testing.T) {
 	if len(bulk.ConfigMaps) != len(each.ConfigMaps) {
 		t.Fatalf("%d suggestions in bulk, %d per workload", len(bulk.ConfigMaps), len(each.ConfigMaps))
 	}
+	// The pass validates the policies' metadata only (SkipSelfCheck): the
+	// rules it writes are valid all the same.
+	for _, cm := range bulk.ConfigMaps {
+		var np networkingv1.NetworkPolicy
+		if err := yaml.UnmarshalStrict([]byte(cm.Data[KeyPolicy]), &np); err != nil {
+			t.Fatalf("%s: %v", cm.Name, err)
+		}
+		if errs := netpol.Validate(&np); len(errs) > 0 || len(np.Spec.Ingress)+len(np.Spec.Egress) == 0 {
+			t.Fatalf("%s: %d rules, invalid: %v", cm.Name, len(np.Spec.Ingress)+len(np.Spec.Egress), errs)
+		}
+	}
 	for i := range bulk.ConfigMaps {
 		if !maps.Equal(bulk.ConfigMaps[i].Data, each.ConfigMaps[i].Data) {
 			t.Fatalf("%s differs:\nbulk %v\neach %v", bulk.ConfigMaps[i].Name, bulk.ConfigMaps[i].Data, each.ConfigMaps[i].Data)
@@ -280,7 +292,7 @@ func TestBulkEdgesEqualWorkloadEdges(t *testing.T) {
 		nss = append(nss, ns.Name)
 	}
 	from := now.Add(-7 * 24 * time.Hour)
-	bulk, err := bulkEdges(context.Background(), st, nss, len(inv.Workloads), from, now)
+	bulk, err := bulkEdges(context.Background(), st, inv, nss, from, now)
 	if err != nil {
 		t.Fatal(err)
 	}
