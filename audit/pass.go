@@ -218,7 +218,13 @@ func Pass(ctx context.Context, in PassInput) (PassResult, error) {
 	p := newPasser(inv, ix)
 	lookup := suggest.NewLookup(inv)
 	summaries := protection(inv, optedOut)
-	res.Disagreements = map[flow.EdgeKey]uint64{}
+	// The edges the CNI and the engine disagree on, made a map once their
+	// number is known: growing a map of large keys edge by edge cost more.
+	type disagreement struct {
+		e     *flow.Edge
+		flows uint64
+	}
+	var disagreements []disagreement
 	var memoNext map[string]memoEntry
 	var marks *namespaceMarks // the namespaces a workload depends on
 	if in.Memo != nil {
@@ -285,7 +291,7 @@ func Pass(ctx context.Context, in PassInput) (PassResult, error) {
 					}
 					if j.judged {
 						if n := disagreeing(e, j.rc.DeniedByPolicies); n > 0 {
-							res.Disagreements[e.EdgeKey] = n
+							disagreements = append(disagreements, disagreement{e, n})
 						}
 					}
 					if j.red {
@@ -355,6 +361,10 @@ func Pass(ctx context.Context, in PassInput) (PassResult, error) {
 		if s := summaries[w.Namespace]; s != nil {
 			s.SuggestedPolicies++
 		}
+	}
+	res.Disagreements = make(map[flow.EdgeKey]uint64, len(disagreements))
+	for _, d := range disagreements {
+		res.Disagreements[d.e.EdgeKey] = d.flows
 	}
 	slices.SortFunc(redAll, func(a, b redOf) int { return redCmp(a.rc, b.rc) })
 	redAll = slices.CompactFunc(redAll, func(a, b redOf) bool { return a.rc == b.rc })
