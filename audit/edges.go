@@ -20,26 +20,48 @@ type NamespaceEdgeReader interface {
 // passEdges holds a pass's edges in memory, by workload, each edge once:
 // read with one query per namespace instead of two per workload, which in
 // a large cluster cost a fifth of the pass. Each edge has a position, so
-// that the pass judges it once without a map of edges.
+// that the pass judges it once without a map of edges, and its ends are
+// numbered, so that what the pass needs of an endpoint is worked out once
+// per endpoint, not once per edge (hashing endpoints, four strings each,
+// was a large part of the pass).
 type passEdges struct {
 	// batches are the namespaces' query results; in and out point into
 	// them (appending the large Edge values themselves, per endpoint, cost
 	// more in slice growth than the queries).
 	batches [][]flow.Edge
+	// ends[b][i] are the ids of batches[b][i]'s source and destination
+	// (for the edges filed from that batch).
+	ends [][][2]int32
 	// offsets[b] is the position of batches[b][0].
 	offsets []int32
 	total   int
-	in, out map[flow.Endpoint][]edgeRef
+	// ids numbers the endpoints of the filed edges; eps, in and out are
+	// by id.
+	ids     map[flow.Endpoint]int32
+	eps     []flow.Endpoint
+	in, out [][]edgeRef
 }
 
 // edgeRef is batches[batch][index].
 type edgeRef struct{ batch, index int32 }
 
+// id numbers an endpoint.
+func (p *passEdges) id(e flow.Endpoint) int32 {
+	if i, ok := p.ids[e]; ok {
+		return i
+	}
+	i := int32(len(p.eps))
+	p.ids[e] = i
+	p.eps = append(p.eps, e)
+	p.in, p.out = append(p.in, nil), append(p.out, nil)
+	return i
+}
+
 // bulkEdges reads the window's edges of all namespaces. A reader that
 // cannot read by namespace is asked per workload and Service of inv.
 func bulkEdges(ctx context.Context, r suggest.EdgeReader, inv *inventory.Inventory, namespaces []string, from, to time.Time) (*passEdges, error) {
 	endpoints := len(inv.Workloads) + len(inv.Services)
-	p := &passEdges{in: make(map[flow.Endpoint][]edgeRef, endpoints), out: make(map[flow.Endpoint][]edgeRef, endpoints)}
+	p := &passEdges{ids: make(map[flow.Endpoint]int32, endpoints)}
 	nr, ok := r.(NamespaceEdgeReader)
 	if !ok {
 		edges, err := edgesOfEach(ctx, r, inv, from, to)
@@ -78,6 +100,8 @@ func bulkEdges(ctx context.Context, r suggest.EdgeReader, inv *inventory.Invento
 func (p *passEdges) file(edges []flow.Edge, own func(*flow.Edge) bool, listed func(flow.Endpoint) bool) {
 	batch := int32(len(p.batches))
 	p.batches = append(p.batches, edges)
+	ends := make([][2]int32, len(edges))
+	p.ends = append(p.ends, ends)
 	p.offsets = append(p.offsets, int32(p.total))
 	p.total += len(edges)
 	for i := range edges {
@@ -86,11 +110,13 @@ func (p *passEdges) file(edges []flow.Edge, own func(*flow.Edge) bool, listed fu
 			continue
 		}
 		ref := edgeRef{batch, int32(i)}
+		src, dst := p.id(e.Src), p.id(e.Dst)
+		ends[i] = [2]int32{src, dst}
 		if e.Src.Kind == flow.EndpointWorkload {
-			p.out[e.Src] = append(p.out[e.Src], ref)
+			p.out[src] = append(p.out[src], ref)
 		}
 		if listed(e.Dst) {
-			p.in[e.Dst] = append(p.in[e.Dst], ref)
+			p.in[dst] = append(p.in[dst], ref)
 		}
 	}
 }
@@ -125,21 +151,29 @@ func edgesOfEach(ctx context.Context, r suggest.EdgeReader, inv *inventory.Inven
 // edgesOf appends to in and out the subject's ingress edges (its own and
 // those of the Services selecting it) and egress edges.
 func (p *passEdges) edgesOf(l *suggest.Lookup, subject flow.Endpoint, in, out []edgeRef) ([]edgeRef, []edgeRef) {
-	in = append(in, p.in[subject]...)
-	for _, svc := range l.ServicesSelecting(subject) {
-		in = append(in, p.in[svc]...)
+	if i, ok := p.ids[subject]; ok {
+		in, out = append(in, p.in[i]...), append(out, p.out[i]...)
 	}
-	return in, append(out, p.out[subject]...)
+	for _, svc := range l.ServicesSelecting(subject) {
+		if i, ok := p.ids[svc]; ok {
+			in = append(in, p.in[i]...)
+		}
+	}
+	return in, out
 }
 
-// edge is the edge at ref, and its position.
-func (p *passEdges) edge(r edgeRef) (*flow.Edge, int32) {
-	return &p.batches[r.batch][r.index], p.offsets[r.batch] + r.index
+// edge is the edge at ref, its position and its ends' ids.
+func (p *passEdges) edge(r edgeRef) (*flow.Edge, int32, [2]int32) {
+	return &p.batches[r.batch][r.index], p.offsets[r.batch] + r.index, p.ends[r.batch][r.index]
 }
 
 // WorkloadEdges answers from memory; the window is the pass's.
 func (p *passEdges) WorkloadEdges(_ context.Context, ep flow.Endpoint, _, _ time.Time) (ingress, egress []flow.Edge, err error) {
-	return p.edges(p.in[ep]), p.edges(p.out[ep]), nil
+	i, ok := p.ids[ep]
+	if !ok {
+		return nil, nil, nil
+	}
+	return p.edges(p.in[i]), p.edges(p.out[i]), nil
 }
 
 func (p *passEdges) edges(refs []edgeRef) []flow.Edge {

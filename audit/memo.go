@@ -100,9 +100,19 @@ func (m *namespaceMarks) next() { m.gen++ }
 
 // add adds ns to d unless it is there already. A namespace the inventory
 // does not have (yet) adds nothing: once it has, its fingerprint does.
-func (m *namespaceMarks) add(d *digester, ns string) {
-	i, ok := m.index[ns]
-	if !ok || m.mark[i] == m.gen {
+func (m *namespaceMarks) add(d *digester, ns string) { m.addAt(d, m.indexOf(ns)) }
+
+// indexOf is ns's index for addAt: -1 when the inventory lacks it.
+func (m *namespaceMarks) indexOf(ns string) int32 {
+	if i, ok := m.index[ns]; ok {
+		return i
+	}
+	return -1
+}
+
+// addAt is add by index.
+func (m *namespaceMarks) addAt(d *digester, i int32) {
+	if i < 0 || m.mark[i] == m.gen {
 		return
 	}
 	m.mark[i] = m.gen

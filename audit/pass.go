@@ -250,10 +250,12 @@ func Pass(ctx context.Context, in PassInput) (PassResult, error) {
 	if in.Memo != nil {
 		hashes = make([][2]uint64, edges.total)
 	}
-	var redBuf []RedConnection     // reused from workload to workload
-	var inRefs, outRefs []edgeRef  // likewise
-	var inPtr, outPtr []*flow.Edge // likewise
-	var scratch []byte             // configMap's, likewise
+	ends := newEndIndex(edges, p, lookup, nsLabels, key, marks)
+	var redBuf []RedConnection            // reused from workload to workload
+	var inRefs, outRefs []edgeRef         // likewise
+	var inPtr, outPtr []*flow.Edge        // likewise
+	var inPeers, outPeers []*suggest.Peer // likewise
+	var scratch []byte                    // configMap's, likewise
 	for _, w := range inv.Workloads {
 		if err := ctx.Err(); err != nil {
 			return res, err
@@ -266,7 +268,7 @@ func Pass(ctx context.Context, in PassInput) (PassResult, error) {
 		// Pointers, not copies: a workload the memo answers for needs
 		// its edges looked at, not handed to Suggest.
 		inRefs, outRefs = edges.edgesOf(lookup, subject, inRefs[:0], outRefs[:0])
-		inPtr, outPtr = inPtr[:0], outPtr[:0]
+		inPtr, outPtr, inPeers, outPeers = inPtr[:0], outPtr[:0], inPeers[:0], outPeers[:0]
 		red := redBuf[:0]
 		var dig digester
 		if in.Memo != nil {
@@ -277,15 +279,16 @@ func Pass(ctx context.Context, in PassInput) (PassResult, error) {
 		}
 		for li, list := range [2][]edgeRef{inRefs, outRefs} {
 			for _, ref := range list {
-				e, pos := edges.edge(ref)
+				e, pos, ids := edges.edge(ref)
+				src, dst := ends.get(ids[0]), ends.get(ids[1])
 				if li == 0 {
-					inPtr = append(inPtr, e)
+					inPtr, inPeers = append(inPtr, e), append(inPeers, src.peer)
 				} else {
-					outPtr = append(outPtr, e)
+					outPtr, outPeers = append(outPtr, e), append(outPeers, dst.peer)
 				}
 				j := &judgements[pos]
 				if !j.done {
-					*j = p.judge(e)
+					*j = p.judge(e, src, dst)
 					if hashes != nil {
 						hashes[pos] = [2]uint64{maphash.Comparable(in.Memo.seeds[0], e.EdgeKey), maphash.Comparable(in.Memo.seeds[1], e.EdgeKey)}
 					}
@@ -303,14 +306,14 @@ func Pass(ctx context.Context, in PassInput) (PassResult, error) {
 				}
 				if dig.seeds != nil {
 					dig.add(memoEdge{key: hashes[pos], egress: li == 1, denied: j.rc.DeniedByPolicies, drops: j.rc.Dropped})
-					marks.add(&dig, e.Src.Namespace)
-					marks.add(&dig, e.Dst.Namespace)
+					marks.addAt(&dig, src.mark)
+					marks.addAt(&dig, dst.mark)
 				}
 				if e.Src.Kind != flow.EndpointWorkload || e.Dst.Kind != flow.EndpointWorkload || e.Src.Namespace == e.Dst.Namespace {
 					continue
 				}
-				for _, ns := range [2]string{e.Src.Namespace, e.Dst.Namespace} {
-					if _, has := nsLabels[ns][key]; !has {
+				for _, x := range [2]*end{src, dst} {
+					if ns := x.ep.Namespace; x.lacksKey {
 						if unlabeled[ns] == nil {
 							unlabeled[ns] = map[string]bool{}
 						}
@@ -339,7 +342,7 @@ func Pass(ctx context.Context, in PassInput) (PassResult, error) {
 		red = slices.Compact(red)
 		redBuf = red // configMap writes it out and keeps nothing
 		sug, err := suggest.Suggest(suggest.Input{
-			Subject: subject, Inventory: inv, IngressRefs: inPtr, EgressRefs: outPtr,
+			Subject: subject, Inventory: inv, IngressRefs: inPtr, EgressRefs: outPtr, IngressPeers: inPeers, EgressPeers: outPeers,
 			Window: in.Window, Now: in.Now, Source: cmp.Or(in.Source, "redline audit"),
 			SkipSelfCheck: true, Lookup: lookup,
 		}, suggest.Choices{NamespaceLabelKey: in.NamespaceLabelKey})
@@ -513,25 +516,97 @@ type judgement struct {
 	done bool
 }
 
-// judge judges an edge against the current policies.
-func (p *passer) judge(e *flow.Edge) judgement {
+// end is what the pass needs of an edge's endpoint, worked out once per
+// endpoint.
+type end struct {
+	ready bool
+	ep    flow.Endpoint
+	str   string        // ep as written
+	peer  *suggest.Peer // the Lookup's entry, or nil
+	// eng is the engine's endpoint: a known workload, an address, or (a
+	// node, an unknown workload) one no policy selects and no ipBlock
+	// matches.
+	eng netpol.Endpoint
+	// service: ep is a Service endpoint; svc is the Service (nil when
+	// unknown), backends the workloads it selects.
+	service  bool
+	svc      *inventory.Service
+	backends []*netpol.Workload
+	// lacksKey: ep's namespace lacks the namespace label key.
+	lacksKey bool
+	mark     int32 // ep's namespace's in the memo's marks, or -1
+}
+
+// endIndex has the ends of a pass's edges, by id.
+type endIndex struct {
+	edges    *passEdges
+	p        *passer
+	lookup   *suggest.Lookup
+	nsLabels map[string]map[string]string
+	key      string
+	marks    *namespaceMarks
+	ends     []end
+}
+
+func newEndIndex(edges *passEdges, p *passer, lookup *suggest.Lookup, nsLabels map[string]map[string]string, key string, marks *namespaceMarks) *endIndex {
+	return &endIndex{edges: edges, p: p, lookup: lookup, nsLabels: nsLabels, key: key, marks: marks, ends: make([]end, len(edges.eps))}
+}
+
+// get is the end of id, worked out on first use.
+func (x *endIndex) get(id int32) *end {
+	n := &x.ends[id]
+	if n.ready {
+		return n
+	}
+	e := x.edges.eps[id]
+	*n = end{ready: true, ep: e, str: e.String(), peer: x.lookup.Peer(e), eng: x.p.endpoint(e), mark: -1}
+	if e.Kind == flow.EndpointWorkload && e.WorkloadKind == inventory.ServiceEndpointKind {
+		n.service, n.svc, n.backends = true, x.p.services[e], x.p.backends[e]
+	}
+	_, has := x.nsLabels[e.Namespace][x.key]
+	n.lacksKey = !has
+	if x.marks != nil {
+		n.mark = x.marks.indexOf(e.Namespace)
+	}
+	return n
+}
+
+// judge judges an edge between two ends against the current policies.
+func (p *passer) judge(e *flow.Edge, src, dst *end) judgement {
 	j := judgement{done: true}
 	dropped := e.Verdicts[flow.VerdictDropped] > 0
 	denied := false
 	if proto, known := e.Protocol.Kubernetes(); known {
-		src := p.endpoint(e.Src)
-		dests := p.destinations(e.Dst, e.Port)
-		j.judged = len(dests) > 0
-		for _, d := range dests {
-			if !p.ix.Verdict(src, d.ep, proto, d.port) {
-				denied = true
-				break
+		// The pods the connection reached: the backends of a Service (on
+		// the resolved target port), else the destination itself.
+		verdict := func(d netpol.Endpoint, port int32) {
+			j.judged = true
+			denied = denied || !p.ix.Verdict(src.eng, d, proto, port)
+		}
+		if !dst.service {
+			verdict(dst.eng, int32(e.Port))
+		} else if dst.svc != nil {
+			for _, w := range dst.backends {
+				for _, sp := range dst.svc.Ports {
+					if sp.Port != int32(e.Port) {
+						continue
+					}
+					if sp.TargetPort.IntValue() > 0 {
+						verdict(netpol.WorkloadEndpoint(w), int32(sp.TargetPort.IntValue()))
+						continue
+					}
+					for _, cp := range w.Ports {
+						if cp.Name == sp.TargetPort.StrVal && cmp.Or(cp.Protocol, corev1.ProtocolTCP) == sp.Protocol {
+							verdict(netpol.WorkloadEndpoint(w), cp.Port)
+						}
+					}
+				}
 			}
 		}
 	}
 	j.rc.DeniedByPolicies = denied
 	if j.red = dropped || denied; j.red {
-		j.rc = RedConnection{Src: e.Src.String(), Dst: e.Dst.String(), Protocol: e.Protocol.String(), Port: e.Port, DeniedByPolicies: denied, Dropped: dropped}
+		j.rc = RedConnection{Src: src.str, Dst: dst.str, Protocol: e.Protocol.String(), Port: e.Port, DeniedByPolicies: denied, Dropped: dropped}
 	}
 	return j
 }
@@ -549,41 +624,6 @@ func (p *passer) endpoint(e flow.Endpoint) netpol.Endpoint {
 		return netpol.AddrEndpoint(e.Addr)
 	}
 	return netpol.Endpoint{}
-}
-
-type dest struct {
-	ep   netpol.Endpoint
-	port int32
-}
-
-// destinations are the pods a connection to e on port reached: the
-// backends of a Service (on the resolved target port), else e itself.
-func (p *passer) destinations(e flow.Endpoint, port uint16) []dest {
-	if e.Kind != flow.EndpointWorkload || e.WorkloadKind != inventory.ServiceEndpointKind {
-		return []dest{{p.endpoint(e), int32(port)}}
-	}
-	svc := p.services[e]
-	if svc == nil {
-		return nil
-	}
-	var out []dest
-	for _, w := range p.backends[e] {
-		for _, sp := range svc.Ports {
-			if sp.Port != int32(port) {
-				continue
-			}
-			if sp.TargetPort.IntValue() > 0 {
-				out = append(out, dest{netpol.WorkloadEndpoint(w), int32(sp.TargetPort.IntValue())})
-				continue
-			}
-			for _, cp := range w.Ports {
-				if cp.Name == sp.TargetPort.StrVal && cmp.Or(cp.Protocol, corev1.ProtocolTCP) == sp.Protocol {
-					out = append(out, dest{netpol.WorkloadEndpoint(w), cp.Port})
-				}
-			}
-		}
-	}
-	return out
 }
 
 func rowsOf(status string, rows []suggest.Row) []TrafficRow {

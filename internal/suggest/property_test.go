@@ -246,6 +246,16 @@ func checkProperty(t *testing.T, seed uint64, unique bool) (asserted, skipped, s
 		if got, err := Suggest(byRef, ch); err != nil || !reflect.DeepEqual(got, s) {
 			t.Errorf("seed %d: %s: by pointer %+v (%v), by value %+v", seed, w.Key(), got, err, s)
 		}
+		// And with the peers resolved by the caller.
+		for _, e := range byRef.IngressRefs {
+			byRef.IngressPeers = append(byRef.IngressPeers, lookup.Peer(e.Src))
+		}
+		for _, e := range byRef.EgressRefs {
+			byRef.EgressPeers = append(byRef.EgressPeers, lookup.Peer(e.Dst))
+		}
+		if got, err := Suggest(byRef, ch); err != nil || !reflect.DeepEqual(got, s) {
+			t.Errorf("seed %d: %s: with peers given %+v (%v), by value %+v", seed, w.Key(), got, err, s)
+		}
 		// The check compiles only the directions it asks about; with the
 		// whole policy it must come to the same rows.
 		in.fullCheck = true

@@ -113,6 +113,11 @@ type Input struct {
 	// Ingress and Egress: the same edges by pointer, for a caller that has
 	// them in memory (the audit), saving a copy of each.
 	IngressRefs, EgressRefs []*flow.Edge
+	// IngressPeers and EgressPeers, when set, are Lookup.Peer of each
+	// ref's peer (the source of an ingress edge, the destination of an
+	// egress one), index for index: a caller that resolved them once for
+	// many subjects saves Suggest a lookup per row.
+	IngressPeers, EgressPeers []*Peer
 	// Aliases map alias names to their CIDRs.
 	Aliases map[string][]netip.Prefix
 	Window  time.Duration
@@ -461,6 +466,17 @@ type Lookup struct {
 	fragments map[*networkingv1.NetworkPolicyPeer]*[]byte
 }
 
+// Peer is a Lookup's entry for a workload or Service: what rows with that
+// peer need.
+type Peer = peerEntry
+
+// Peer is the entry of a workload or Service endpoint, nil for any other
+// endpoint (an address, a node, an unknown workload).
+func (l *Lookup) Peer(e flow.Endpoint) *Peer { return l.peers[e] }
+
+// String is the endpoint as written (flow.Endpoint.String).
+func (e *Peer) String() string { return e.str }
+
 // peerEntry is a workload or Service as the peer of rows.
 type peerEntry struct {
 	w      *netpol.Workload   // the workload, or nil
@@ -680,6 +696,10 @@ type keyedRow struct {
 // rows lists the table rows, deduplicated and sorted.
 func (b *builder) rows() []keyedRow {
 	ingress, egress := b.in.IngressRefs, b.in.EgressRefs
+	inPeers, outPeers := b.in.IngressPeers, b.in.EgressPeers
+	if len(inPeers) != len(ingress) || len(outPeers) != len(egress) {
+		inPeers, outPeers = nil, nil // not given (or not for these refs)
+	}
 	if ingress == nil && egress == nil {
 		for i := range b.in.Ingress {
 			ingress = append(ingress, &b.in.Ingress[i])
@@ -689,9 +709,14 @@ func (b *builder) rows() []keyedRow {
 		}
 	}
 	out := slices.Grow(b.sc.rows[:0], len(ingress)+len(egress))
-	add := func(r Row, via flow.Endpoint) {
+	add := func(r Row, via flow.Endpoint, peers []*Peer, i int) {
 		k := keyedRow{row: normRow(r)}
-		if k.ent = b.lookup.peers[k.row.Peer]; k.ent != nil {
+		if peers != nil {
+			k.ent = peers[i]
+		} else {
+			k.ent = b.lookup.peers[k.row.Peer]
+		}
+		if k.ent != nil {
 			k.peer = k.ent.str
 		} else {
 			k.peer = k.row.Peer.String()
@@ -701,7 +726,7 @@ func (b *builder) rows() []keyedRow {
 		}
 		out = append(out, k)
 	}
-	for _, e := range ingress {
+	for i, e := range ingress {
 		if b.isSubject(e.Src) {
 			continue // traffic to itself is always allowed
 		}
@@ -709,13 +734,13 @@ func (b *builder) rows() []keyedRow {
 		if isService(e.Dst) && e.Dst != b.in.Subject {
 			via = e.Dst
 		}
-		add(Row{Direction: netpol.Ingress, Peer: e.Src, Protocol: e.Protocol, Port: e.Port}, via)
+		add(Row{Direction: netpol.Ingress, Peer: e.Src, Protocol: e.Protocol, Port: e.Port}, via, inPeers, i)
 	}
-	for _, e := range egress {
+	for i, e := range egress {
 		if b.isSubject(e.Dst) {
 			continue
 		}
-		add(Row{Direction: netpol.Egress, Peer: e.Dst, Protocol: e.Protocol, Port: e.Port}, flow.Endpoint{})
+		add(Row{Direction: netpol.Egress, Peer: e.Dst, Protocol: e.Protocol, Port: e.Port}, flow.Endpoint{}, outPeers, i)
 	}
 	b.sc.rows = out
 	out = sortKeyed(out, true, b.sc)
