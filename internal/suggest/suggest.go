@@ -249,8 +249,13 @@ func compareRuleKeys(x, y ruleKey) int {
 			return cmp.Compare(x.lbl, y.lbl)
 		}
 	case 'n':
-		if ranked && x.a == y.a && x.b == y.b {
-			return cmp.Compare(x.lbl, y.lbl)
+		if x.a == y.a {
+			switch {
+			case x.b == y.b && ranked:
+				return cmp.Compare(x.lbl, y.lbl)
+			case x.b != y.b && !strings.HasPrefix(x.b, y.b) && !strings.HasPrefix(y.b, x.b):
+				return strings.Compare(x.b, y.b) // they differ before either ends
+			}
 		}
 		return compareJoined([]string{x.a, "=", x.b, "|", x.c}, []string{y.a, "=", y.b, "|", y.c})
 	}
@@ -358,7 +363,8 @@ type builder struct {
 	sc       *scratch
 	excluded map[Row]bool
 	incAddr  map[netip.Addr]bool
-	via      map[Row][]flow.Endpoint // ingress rows reached through a Service
+	keyed    []keyedRow              // the rows, with their vias
+	via      map[Row][]flow.Endpoint // the vias by row, made when the check needs them
 	needs    map[string][]Row
 	warn     map[string]bool
 	sug      Suggestion
@@ -479,11 +485,12 @@ func (e *Peer) String() string { return e.str }
 
 // peerEntry is a workload or Service as the peer of rows.
 type peerEntry struct {
-	w      *netpol.Workload   // the workload, or nil
-	svc    *inventory.Service // the Service, or nil
-	lbls   map[string]string  // the workload's stable labels or the Service's selector
-	lblStr string             // labelString(lbls)
-	str    string             // the endpoint as written (flow.Endpoint.String)
+	w           *netpol.Workload   // the workload, or nil
+	hostNetwork bool               // w's
+	svc         *inventory.Service // the Service, or nil
+	lbls        map[string]string  // the workload's stable labels or the Service's selector
+	lblStr      string             // labelString(lbls)
+	str         string             // the endpoint as written (flow.Endpoint.String)
 	// rank is str's place among the entries' strings, from 1: rows
 	// compare ranks instead of strings scattered over the heap. lblRank
 	// is lblStr's likewise (equal strings, equal ranks), for rules.
@@ -525,7 +532,7 @@ func NewLookup(inv *inventory.Inventory) *Lookup {
 		}
 		st := StableLabels(w.Kind, w.Labels)
 		ep := flow.WorkloadEndpoint(w.Namespace, w.Kind, w.Name)
-		l.peers[ep] = &peerEntry{w: w, lbls: st, lblStr: labelString(st), str: ep.String()}
+		l.peers[ep] = &peerEntry{w: w, hostNetwork: w.HostNetwork, lbls: st, lblStr: labelString(st), str: ep.String()}
 		if w.Labels["k8s-app"] == "node-local-dns" {
 			l.nodeLocalDNS = true
 		}
@@ -621,7 +628,6 @@ func (b *builder) index() {
 	for _, a := range b.ch.IncludeAddresses {
 		b.incAddr[a.Unmap()] = true
 	}
-	b.via = map[Row][]flow.Endpoint{}
 	b.needs = map[string][]Row{}
 	b.warn = map[string]bool{}
 }
@@ -743,13 +749,21 @@ func (b *builder) rows() []keyedRow {
 		add(Row{Direction: netpol.Egress, Peer: e.Dst, Protocol: e.Protocol, Port: e.Port}, flow.Endpoint{}, outPeers, i)
 	}
 	b.sc.rows = out
-	out = sortKeyed(out, true, b.sc)
-	for _, k := range out {
-		if len(k.vias) > 0 {
-			b.via[k.row] = k.vias
+	b.keyed = sortKeyed(out, true, b.sc)
+	return b.keyed
+}
+
+// viaOf are the Services an ingress row's connections went through.
+func (b *builder) viaOf(r Row) []flow.Endpoint {
+	if b.via == nil {
+		b.via = map[Row][]flow.Endpoint{}
+		for _, k := range b.keyed {
+			if len(k.vias) > 0 {
+				b.via[k.row] = k.vias
+			}
 		}
 	}
-	return out
+	return b.via[r]
 }
 
 func (b *builder) isSubject(e flow.Endpoint) bool {
@@ -1049,7 +1063,7 @@ func (b *builder) peer(k *keyedRow) (peerSpec, ruleKey, bool) {
 	case e == nil:
 		b.warnf("%s: workload not in the inventory", r)
 		return peerSpec{}, ruleKey{}, false
-	case e.w.HostNetwork:
+	case e.hostNetwork:
 		b.warnf("%s: a host-network workload cannot be selected by a NetworkPolicy; add a manual CIDR rule for its node", r)
 		return peerSpec{}, ruleKey{}, false
 	case len(e.lbls) == 0:
@@ -1372,7 +1386,7 @@ func (b *builder) conns(r Row) []conn {
 			continue
 		}
 		var svcs []*inventory.Service
-		for _, v := range b.via[r] {
+		for _, v := range b.viaOf(r) {
 			svcs = append(svcs, b.svcs[[2]string{v.Namespace, v.Name}])
 		}
 		if len(svcs) == 0 && isService(b.in.Subject) {
@@ -1592,7 +1606,7 @@ func (b *builder) namespacesOf(rows []Row) []netpol.Namespace {
 		add(w.Namespace)
 	}
 	for _, r := range rows {
-		for _, v := range b.via[r] {
+		for _, v := range b.viaOf(r) {
 			add(v.Namespace)
 		}
 		if r.Peer.Kind != flow.EndpointWorkload {
