@@ -116,6 +116,17 @@ func (d *dict) rankLocked(r ref) (rank uint32, ok bool) {
 	return g.ranks[r.member()-1], true
 }
 
+// rankedEntryLocked is entryLocked and rankLocked in one lookup; the
+// entry is nil when r is unknown. The caller holds d.mu (read).
+func (d *dict) rankedEntryLocked(r ref) (*dictEntry, uint32) {
+	g := d.groupLocked(r.group())
+	m := uint64(r.member())
+	if g == nil || m == 0 || m > uint64(len(g.entries)) {
+		return nil, 0
+	}
+	return g.entries[m-1], g.ranks[m-1]
+}
+
 // lookup returns the ref of an endpoint encoding.
 func (d *dict) lookup(enc []byte) (ref, bool) {
 	d.mu.RLock()

@@ -70,8 +70,9 @@
 // and the ingress key: duplicating a value of about 20 bytes costs less
 // than a second lookup per ingress row. Since the hour follows the
 // endpoint, one workload's edges over [from, to) are one contiguous range
-// per family; a namespace, or all addresses, is a prefix read with one
-// seek per endpoint over the hours outside the window.
+// per family; a namespace, or all addresses, is a prefix read that skips
+// each endpoint's hours outside the window (with a seek, or a few Nexts
+// where they hold few keys).
 //
 // # Endpoint dictionary
 //

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"math/bits"
 	"net/netip"
 	"slices"
 	"strings"
@@ -61,39 +62,30 @@ func (a *aggregate) add(v *valueView) {
 	}
 }
 
-func (a *aggregate) stats() flow.EdgeStats {
-	st := flow.EdgeStats{
-		Count:     a.count,
-		FirstSeen: fromNanos(a.first),
-		LastSeen:  fromNanos(a.last),
-		Verdicts:  a.verdicts,
-	}
+// fill sets st (zero) from a. A Service is appended to svcs, which the
+// caller sizes for all its aggregates that have one (one allocation, not
+// one per edge), and st points to it.
+func (a *aggregate) fill(st *flow.EdgeStats, svcs []flow.ServiceRef) []flow.ServiceRef {
+	st.Count = a.count
+	st.FirstSeen, st.LastSeen = fromNanos(a.first), fromNanos(a.last)
+	st.Verdicts = a.verdicts
 	if a.hasSvc {
-		svc := a.svc
-		st.Service = &svc
+		svcs = append(svcs, a.svc)
+		st.Service = &svcs[len(svcs)-1]
 	}
 	if len(a.names) > 0 {
 		st.Names = a.names
 		slices.Sort(st.Names)
 	}
-	return st
+	return svcs
 }
 
 // edgeAggregates groups bucket values by edge identity K.
 type edgeAggregates[K comparable] struct {
 	index map[K]int32
 	ids   []K
-	// chunks hold the aggregates, aggChunk each: appending never copies
-	// them.
-	chunks [][]aggregate
-	view   valueView
-}
-
-const aggChunk = 1024
-
-// at returns aggregate i.
-func (e *edgeAggregates[K]) at(i int32) *aggregate {
-	return &e.chunks[i/aggChunk][i%aggChunk]
+	aggregates
+	view valueView
 }
 
 func newEdgeAggregates[K comparable]() *edgeAggregates[K] {
@@ -107,19 +99,81 @@ func (e *edgeAggregates[K]) add(id K, v []byte) error {
 	}
 	i, ok := e.index[id]
 	if !ok {
-		i = int32(len(e.ids))
+		i = e.push()
 		e.index[id] = i
 		e.ids = append(e.ids, id)
-		if i%aggChunk == 0 {
-			// The first chunk starts small (most results are) and doubles
-			// up to aggChunk; the others are allocated whole.
-			e.chunks = append(e.chunks, make([]aggregate, 0, min(aggChunk, 16+int(i))))
-		}
-		c := &e.chunks[len(e.chunks)-1]
-		*c = append(*c, aggregate{})
 	}
-	e.at(i).add(&e.view)
+	e.addTo(i, &e.view)
 	return nil
+}
+
+// aggregates holds aggregates in chunks: appending never copies them.
+// The chunks double from firstChunk to maxChunk aggregates, so that most
+// results (small) take one small chunk and a large one leaves at most a
+// chunk unused.
+type aggregates struct {
+	chunks [][]aggregate
+	n      int32
+	svcs   int // aggregates with a Service
+}
+
+const (
+	firstChunk = 16
+	maxChunk   = 1024
+	growChunks = 7                                // firstChunk<<k for k < growChunks, then maxChunk
+	grownLen   = firstChunk * (1<<growChunks - 1) // aggregates in the growing chunks
+)
+
+// chunkOf is the chunk holding aggregate i and i's index in it.
+func chunkOf(i int32) (k, j int) {
+	if i < grownLen {
+		k = bits.Len32(uint32(i)/firstChunk+1) - 1
+		return k, int(i) - firstChunk*(1<<k-1)
+	}
+	i -= grownLen
+	return growChunks + int(i)/maxChunk, int(i) % maxChunk
+}
+
+// at returns aggregate i.
+func (a *aggregates) at(i int32) *aggregate {
+	k, j := chunkOf(i)
+	return &a.chunks[k][j]
+}
+
+// push appends an empty aggregate and returns its index.
+func (a *aggregates) push() int32 {
+	i := a.n
+	if k, j := chunkOf(i); j == 0 && k == len(a.chunks) {
+		size := maxChunk
+		if k < growChunks {
+			size = firstChunk << k
+		}
+		a.chunks = append(a.chunks, make([]aggregate, size))
+	}
+	a.n++
+	return i
+}
+
+// addTo merges a bucket into aggregate i.
+func (a *aggregates) addTo(i int32, v *valueView) {
+	g := a.at(i)
+	had := g.hasSvc
+	g.add(v)
+	if g.hasSvc && !had {
+		a.svcs++
+	}
+}
+
+// reset zeroes the aggregates and empties a, keeping its chunks.
+func (a *aggregates) reset() {
+	for i := int32(0); i < a.n; {
+		k, j := chunkOf(i)
+		c := a.chunks[k][j:]
+		c = c[:min(len(c), int(a.n-i))]
+		clear(c)
+		i += int32(len(c))
+	}
+	a.n, a.svcs = 0, 0
 }
 
 // interner shares the strings that repeat (namespaces, workload kinds).
@@ -278,11 +332,12 @@ func (s *Store) restEdges(aggs *edgeAggregates[restKey], self flow.Endpoint, fam
 		sortByEncoding(rows, func(i int32) (string, string) { return peers[i].enc, "" })
 	}
 	edges := make([]flow.Edge, n)
+	svcs := make([]flow.ServiceRef, 0, aggs.svcs)
 	for k := range rows {
 		r := &rows[k]
 		e := &edges[k]
 		peer := &peers[r.i].ep
-		e.EdgeStats = aggs.at(r.i).stats()
+		svcs = aggs.at(r.i).fill(&e.EdgeStats, svcs)
 		e.Protocol, e.Port = flow.Protocol(r.lo>>16), uint16(r.lo)
 		if fam == famEgress {
 			e.Src, e.Dst = self, *peer
@@ -296,6 +351,121 @@ func (s *Store) restEdges(aggs *edgeAggregates[restKey], self flow.Endpoint, fam
 // nsEdgeID is src | dst | proto | port.
 type nsEdgeID [2*refLen + 3]byte
 
+// nsScan aggregates the buckets of a namespace's edges one endpoint of
+// the namespace at a time: every bucket of an edge is under the same
+// endpoint, so the index from peer | proto | port to aggregate spans one
+// endpoint's edges (small, cleared and reused) rather than the
+// namespace's.
+type nsScan struct {
+	group  uint32
+	egress bool    // scanning egress keys, else ingress ones
+	self   ref     // the endpoint scanned
+	rest   restKey // peer | proto | port of the current key
+	local  map[restKey]int32
+	ids    []nsEdgeID
+	aggregates
+	view  valueView
+	value func(v []byte) error // add, made once
+	// Scratch of the result's assembly.
+	rows []sortRow
+	eps  [][2]*dictEntry // src, dst
+}
+
+// nsScan returns a scan, reused from an earlier query when there is one:
+// the audit reads every namespace in a row, and the scratch of one query
+// is as large as its result.
+func (s *Store) nsScan() *nsScan {
+	q, _ := s.nsScans.Get().(*nsScan)
+	if q == nil {
+		q = &nsScan{local: make(map[restKey]int32)}
+		q.value = q.add
+	}
+	return q
+}
+
+// maxPooledEdges bounds the scratch kept for later queries (about 13 MB
+// at most with its aggregates); a larger one is left to the collector.
+const maxPooledEdges = 1 << 16
+
+// putNSScan resets q and keeps it for a later query. The aggregates are
+// zeroed: results share their Names.
+func (s *Store) putNSScan(q *nsScan) {
+	if len(q.ids) > maxPooledEdges {
+		return
+	}
+	clear(q.local)
+	q.ids = q.ids[:0]
+	q.aggregates.reset()
+	clear(q.eps)
+	q.rows, q.eps = q.rows[:0], q.eps[:0]
+	s.nsScans.Put(q)
+}
+
+// scan aggregates the keys of hourFam (for p.hours) and dayFam (for
+// p.days) under the namespace: per endpoint, its hour buckets then its day
+// buckets, each in key order, so an edge's buckets are added in the order
+// scanPlan gives them.
+func (q *nsScan) scan(txn *badger.Txn, hourFam, dayFam byte, p plan, egress bool) error {
+	q.egress = egress
+	hours := newRangeIter(txn, groupKeyPrefix(hourFam, q.group), p.hours)
+	defer hours.close()
+	days := newRangeIter(txn, groupKeyPrefix(dayFam, q.group), p.days)
+	defer days.close()
+	its := [2]*rangeIter{hours, days}
+	for {
+		if err := cmp.Or(hours.err, days.err); err != nil {
+			return err
+		}
+		found := false
+		for _, r := range its {
+			if r.valid() && (!found || r.ref() < q.self) {
+				q.self, found = r.ref(), true
+			}
+		}
+		if !found {
+			break
+		}
+		clear(q.local)
+		for _, r := range its {
+			for ; r.valid() && r.ref() == q.self; r.next() {
+				item := r.it.Item()
+				q.rest = restKey(item.Key()[1+refLen+4:])
+				if !egress && refAt(q.rest[:]).group() == q.group {
+					continue // seen from the egress side
+				}
+				if err := item.Value(q.value); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return cmp.Or(hours.err, days.err)
+}
+
+// add decodes v into the aggregate of the current key's edge.
+func (q *nsScan) add(v []byte) error {
+	if err := parseValue(v, &q.view); err != nil {
+		return err
+	}
+	i, ok := q.local[q.rest]
+	if !ok {
+		i = q.push()
+		q.local[q.rest] = i
+		var id nsEdgeID
+		if q.egress {
+			binary.BigEndian.PutUint64(id[:], uint64(q.self))
+			copy(id[refLen:], q.rest[:])
+		} else {
+			copy(id[:], q.rest[:refLen])
+			binary.BigEndian.PutUint64(id[refLen:], uint64(q.self))
+			copy(id[2*refLen:], q.rest[refLen:])
+		}
+		q.ids = append(q.ids, id)
+	}
+	q.addTo(i, &q.view)
+	return nil
+}
+
 // NamespaceEdges returns the edges with their source or their destination
 // in namespace ns over [from, to), aggregated across hour buckets, sorted
 // by source, destination, protocol and port.
@@ -305,58 +475,45 @@ func (s *Store) NamespaceEdges(ctx context.Context, ns string, from, to time.Tim
 		return nil, nil
 	}
 	pl := planWindow(w, s.rollups.list())
-	aggs := newEdgeAggregates[nsEdgeID]()
+	q := s.nsScan()
+	defer s.putNSScan(q)
 	err := s.view(func(txn *badger.Txn) error {
 		g, known := s.dict.namespaceGroup(ns)
 		if !known {
 			return nil
 		}
-		prefix := binary.BigEndian.AppendUint32(nil, g)
-		var id nsEdgeID
-		// Out of the namespace (and inside it): id = src | dst | proto | port.
-		err := scanPlan(txn, famEgress, famEgressDay, prefix, pl, func(p *parsedKey, v []byte) error {
-			binary.BigEndian.PutUint64(id[:], uint64(p.self))
-			copy(id[refLen:], p.rest[:])
-			return aggs.add(id, v)
-		})
-		if err != nil {
+		q.group = g
+		// Out of the namespace (and inside it).
+		if err := q.scan(txn, famEgress, famEgressDay, pl, true); err != nil {
 			return err
 		}
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		// Into the namespace from outside it.
-		return scanPlan(txn, famIngress, famIngressDay, prefix, pl, func(p *parsedKey, v []byte) error {
-			if p.peer.group() == g {
-				return nil // seen from the egress side
-			}
-			binary.BigEndian.PutUint64(id[:], uint64(p.peer))
-			binary.BigEndian.PutUint64(id[refLen:], uint64(p.self))
-			copy(id[2*refLen:], p.rest[refLen:])
-			return aggs.add(id, v)
-		})
+		return q.scan(txn, famIngress, famIngressDay, pl, false)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("query edges of namespace %s: %w", ns, err)
 	}
-	if len(aggs.ids) == 0 {
+	if len(q.ids) == 0 {
 		return nil, nil
 	}
 	d := s.dict
-	n := len(aggs.ids)
-	rows := make([]sortRow, n)
-	eps := make([][2]*dictEntry, n) // src, dst
+	n := len(q.ids)
+	q.rows, q.eps = slices.Grow(q.rows, n)[:n], slices.Grow(q.eps, n)[:n]
+	rows, eps := q.rows, q.eps
 	ranked := true
 	d.mu.RLock()
-	for i, id := range aggs.ids {
+	for i, id := range q.ids {
 		src, dst := refAt(id[:]), refAt(id[refLen:])
-		srcRank, ok1 := d.rankLocked(src)
-		dstRank, ok2 := d.rankLocked(dst)
-		if !ok1 || !ok2 {
+		srcEntry, srcRank := d.rankedEntryLocked(src)
+		dstEntry, dstRank := d.rankedEntryLocked(dst)
+		if srcEntry == nil || dstEntry == nil {
 			d.mu.RUnlock()
 			return nil, fmt.Errorf("query edges of namespace %s: %w", ns, unknownRef(src^dst))
 		}
-		eps[i] = [2]*dictEntry{d.entryLocked(src), d.entryLocked(dst)}
+		eps[i] = [2]*dictEntry{srcEntry, dstEntry}
 		ranked = ranked && srcRank != 0 && dstRank != 0
 		rows[i] = sortRow{uint64(srcRank)<<32 | uint64(dstRank), protoPort(id[2*refLen], binary.BigEndian.Uint16(id[2*refLen+1:])), int32(i)}
 	}
@@ -367,10 +524,11 @@ func (s *Store) NamespaceEdges(ctx context.Context, ns string, from, to time.Tim
 		sortByEncoding(rows, func(i int32) (string, string) { return eps[i][0].enc, eps[i][1].enc })
 	}
 	edges := make([]flow.Edge, n)
+	svcs := make([]flow.ServiceRef, 0, q.svcs)
 	for k := range rows {
 		r := &rows[k]
 		e := &edges[k]
-		e.EdgeStats = aggs.at(r.i).stats()
+		svcs = q.at(r.i).fill(&e.EdgeStats, svcs)
 		e.Src, e.Dst = eps[r.i][0].ep, eps[r.i][1].ep
 		e.Protocol, e.Port = flow.Protocol(r.lo>>16), uint16(r.lo)
 	}

@@ -3,6 +3,7 @@ package store
 import (
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -73,20 +74,44 @@ func planWindow(w window, rolled []uint32) plan {
 }
 
 // rangeIter walks the keys of one family under a prefix whose bucket
-// lies in one of spans (sorted, disjoint): within each endpoint it seeks
-// over the buckets between spans, and past the endpoint after the last.
+// lies in one of spans (sorted, disjoint): within each endpoint it skips
+// the buckets between spans, and the endpoint's keys after the last.
+//
+// A Seek repositions every memtable and table iterator and costs as much
+// as 15 to 20 Nexts, so settle first steps over up to maxSkip keys with
+// Next. Each gap (before span i, or after the last) has a credit:
+// stepping past the gap adds one (up to skipCredit), giving up and
+// seeking takes one, and a gap out of credit is sought at once. The hours
+// of rolled-up days hold many keys per endpoint and soon are; the days
+// before a window, or the hours after it, often hold a key or two.
 type rangeIter struct {
 	it     *badger.Iterator
 	spans  []span
 	self   []byte // family | ref of the current key
 	bucket uint32
 	err    error
+	seek   []byte // the key settle seeks to
+	credit []int8 // per gap: len(spans)+1
+	// Room for seek and credit in the common case, saving allocations.
+	seekBuf   [1 + refLen + 4]byte
+	creditBuf [4]int8
 }
 
+const (
+	maxSkip    = 8 // keys stepped over before seeking
+	skipCredit = 2
+)
+
 func newRangeIter(txn *badger.Txn, prefix []byte, spans []span) *rangeIter {
-	r := &rangeIter{it: txn.NewIterator(badger.IteratorOptions{Prefix: prefix}), spans: spans}
 	if len(spans) == 0 {
-		return r
+		return &rangeIter{} // nothing to read
+	}
+	r := &rangeIter{it: txn.NewIterator(badger.IteratorOptions{Prefix: prefix}), spans: spans}
+	r.seek = r.seekBuf[:0]
+	r.credit = r.creditBuf[:0]
+	r.credit = slices.Grow(r.credit, len(spans)+1)[:len(spans)+1]
+	for i := range r.credit {
+		r.credit[i] = skipCredit
 	}
 	r.it.Seek(prefix)
 	r.settle()
@@ -95,7 +120,11 @@ func newRangeIter(txn *badger.Txn, prefix []byte, spans []span) *rangeIter {
 
 func (r *rangeIter) valid() bool { return r.err == nil && len(r.spans) > 0 && r.it.Valid() }
 
-func (r *rangeIter) close() { r.it.Close() }
+func (r *rangeIter) close() {
+	if r.it != nil {
+		r.it.Close()
+	}
+}
 
 func (r *rangeIter) next() {
 	r.it.Next()
@@ -105,6 +134,8 @@ func (r *rangeIter) next() {
 // settle moves forward to the first key at or after the current one whose
 // bucket is in a span.
 func (r *rangeIter) settle() {
+	// skipped keys stepped over so far, in gap of endpoint at.
+	skipped, gap, at := 0, 0, ref(0)
 	for r.it.Valid() {
 		k := r.it.Item().Key()
 		if len(k) != edgeKeyLen {
@@ -117,17 +148,39 @@ func (r *rangeIter) settle() {
 		for i < len(r.spans) && r.spans[i].hi < b {
 			i++
 		}
-		switch {
-		case i == len(r.spans):
-			r.it.Seek(afterEndpoint(self))
-		case b < r.spans[i].lo:
-			r.it.Seek(withHour(self, r.spans[i].lo))
-		default:
+		in := i < len(r.spans) && b >= r.spans[i].lo
+		if skipped > 0 && (in || i != gap || refAt(self[1:]) != at) {
+			// Stepped past the gap: as good as the seek.
+			r.credit[gap] = min(r.credit[gap]+1, skipCredit)
+			skipped = 0
+		}
+		if in {
 			r.self, r.bucket = self, b
 			return
 		}
+		if r.credit[i] > 0 && skipped < maxSkip {
+			if skipped == 0 {
+				gap, at = i, refAt(self[1:])
+			}
+			skipped++
+			r.it.Next()
+			continue
+		}
+		if skipped > 0 {
+			r.credit[i]-- // maxSkip keys and still in the gap
+			skipped = 0
+		}
+		h := uint32(0xFFFFFFFF) // past the endpoint's keys
+		if i < len(r.spans) {
+			h = r.spans[i].lo
+		}
+		r.seek = binary.BigEndian.AppendUint32(append(r.seek[:0], self...), h)
+		r.it.Seek(r.seek)
 	}
 }
+
+// ref is the endpoint of the current key.
+func (r *rangeIter) ref() ref { return refAt(r.self[1:]) }
 
 // scanRanges calls fn for every key of family fam under prefix (family
 // byte excluded: a group, a ref, or nothing) whose bucket is in spans.

@@ -153,6 +153,7 @@ type Store struct {
 	lastEvictHour uint32     // guarded by flushMu
 	flushErr      atomic.Pointer[error]
 	rollups       rollups
+	nsScans       sync.Pool  // *nsScan, see Store.nsScan
 	rollupMu      sync.Mutex // one RollUp at a time
 	// flushDone is closed (and replaced) when a flush ends.
 	flushDone atomic.Pointer[chan struct{}]
