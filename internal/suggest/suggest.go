@@ -485,24 +485,28 @@ func (e *Peer) String() string { return e.str }
 
 // peerEntry is a workload or Service as the peer of rows.
 type peerEntry struct {
-	w           *netpol.Workload   // the workload, or nil
-	hostNetwork bool               // w's
-	svc         *inventory.Service // the Service, or nil
-	lbls        map[string]string  // the workload's stable labels or the Service's selector
-	lblStr      string             // labelString(lbls)
-	str         string             // the endpoint as written (flow.Endpoint.String)
+	// What every row with the peer reads comes first, on one cache line:
+	// a pass reads thousands of entries, scattered over the heap.
+	str    string // the endpoint as written (flow.Endpoint.String)
+	lblStr string // labelString(lbls)
 	// rank is str's place among the entries' strings, from 1: rows
 	// compare ranks instead of strings scattered over the heap. lblRank
 	// is lblStr's likewise (equal strings, equal ranks), for rules.
 	rank, lblRank int32
+	hostNetwork   bool // w's
+	noLabels      bool // len(lbls) == 0
 	// same and cross are rule peers selecting lbls, built on first use:
 	// from the subject's namespace, and from another one by
 	// crossKey=crossVal.
-	same               []networkingv1.NetworkPolicyPeer
-	cross              []networkingv1.NetworkPolicyPeer
-	crossKey, crossVal string
-	// sameYAML and crossYAML are their YAML (Lookup.fragments).
-	sameYAML, crossYAML []byte
+	same  []networkingv1.NetworkPolicyPeer
+	cross []networkingv1.NetworkPolicyPeer
+
+	w                   *netpol.Workload   // the workload, or nil
+	svc                 *inventory.Service // the Service, or nil
+	backends            []*netpol.Workload // svc's (Lookup.backends)
+	lbls                map[string]string  // the workload's stable labels or the Service's selector
+	crossKey, crossVal  string
+	sameYAML, crossYAML []byte // same's and cross's YAML (Lookup.fragments)
 }
 
 // NewLookup indexes inv; it must not change while the Lookup is in use. A
@@ -532,7 +536,7 @@ func NewLookup(inv *inventory.Inventory) *Lookup {
 		}
 		st := StableLabels(w.Kind, w.Labels)
 		ep := flow.WorkloadEndpoint(w.Namespace, w.Kind, w.Name)
-		l.peers[ep] = &peerEntry{w: w, hostNetwork: w.HostNetwork, lbls: st, lblStr: labelString(st), str: ep.String()}
+		l.peers[ep] = &peerEntry{w: w, hostNetwork: w.HostNetwork, lbls: st, noLabels: len(st) == 0, lblStr: labelString(st), str: ep.String()}
 		if w.Labels["k8s-app"] == "node-local-dns" {
 			l.nodeLocalDNS = true
 		}
@@ -544,7 +548,7 @@ func NewLookup(inv *inventory.Inventory) *Lookup {
 		l.svcs[[2]string{s.Namespace, s.Name}] = s
 		ep := inventory.ServiceEndpoint(s.Namespace, s.Name)
 		// A copy: policies share it, and must not share the inventory's.
-		l.peers[ep] = &peerEntry{svc: s, lbls: maps.Clone(s.Selector), lblStr: labelString(s.Selector), str: ep.String()}
+		l.peers[ep] = &peerEntry{svc: s, lbls: maps.Clone(s.Selector), noLabels: len(s.Selector) == 0, lblStr: labelString(s.Selector), str: ep.String()}
 		if len(s.Selector) == 0 {
 			continue
 		}
@@ -558,6 +562,11 @@ func NewLookup(inv *inventory.Inventory) *Lookup {
 			if s.Selects(w.Labels) {
 				l.selecting[w] = append(l.selecting[w], ep)
 			}
+		}
+	}
+	for _, e := range l.peers {
+		if e.svc != nil {
+			e.backends = l.backends[e.svc]
 		}
 	}
 	ranked := slices.SortedFunc(maps.Values(l.peers), func(a, b *peerEntry) int { return strings.Compare(a.str, b.str) })
@@ -900,8 +909,7 @@ func (b *builder) addRow(k *keyedRow) bool {
 	ports := b.sc.ports[:0]
 	switch {
 	case r.Direction == netpol.Egress && isService(r.Peer):
-		svc := k.ent.svc
-		ports = append(ports, b.servicePorts(svc, proto, r.Port, b.backends(svc), b.ch.NamedPorts)...)
+		ports = append(ports, b.servicePorts(k.ent.svc, proto, r.Port, k.ent.backends, b.ch.NamedPorts)...)
 	case r.Direction == netpol.Egress && r.Peer.Kind == flow.EndpointWorkload:
 		if b.ch.NamedPorts {
 			ports = append(ports, b.named(proto, int32(r.Port), []*netpol.Workload{k.ent.w}, true))
@@ -1056,7 +1064,7 @@ func (b *builder) peer(k *keyedRow) (peerSpec, ruleKey, bool) {
 	e := k.ent
 	switch {
 	case isService(p):
-		if e == nil || len(e.lbls) == 0 {
+		if e == nil || e.noLabels {
 			b.warnf("%s: Service %s/%s is unknown or has no selector", r, p.Namespace, p.Name)
 			return peerSpec{}, ruleKey{}, false
 		}
@@ -1066,7 +1074,7 @@ func (b *builder) peer(k *keyedRow) (peerSpec, ruleKey, bool) {
 	case e.hostNetwork:
 		b.warnf("%s: a host-network workload cannot be selected by a NetworkPolicy; add a manual CIDR rule for its node", r)
 		return peerSpec{}, ruleKey{}, false
-	case len(e.lbls) == 0:
+	case e.noLabels:
 		b.warnf("%s: the peer has no stable labels to select it by", r)
 		return peerSpec{}, ruleKey{}, false
 	}
@@ -1190,7 +1198,7 @@ func (b *builder) dns() {
 	}
 	spec := peerSpec{lbls: sel}
 	lblStr := ""
-	if e := b.lookup.peers[inventory.ServiceEndpoint(dnsNamespace, dnsService)]; e != nil && len(e.lbls) > 0 {
+	if e := b.lookup.peers[inventory.ServiceEndpoint(dnsNamespace, dnsService)]; e != nil && !e.noLabels {
 		spec, lblStr = peerSpec{ent: e}, e.lblStr
 	} else {
 		lblStr = labelString(sel)
