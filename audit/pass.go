@@ -251,6 +251,7 @@ func Pass(ctx context.Context, in PassInput) (PassResult, error) {
 		hashes = make([][2]uint64, edges.total)
 	}
 	ends := newEndIndex(edges, p, lookup, nsLabels, key, marks)
+	var rankedBuf []rankedRed
 	var redBuf []RedConnection            // reused from workload to workload
 	var inRefs, outRefs []edgeRef         // likewise
 	var inPtr, outPtr []*flow.Edge        // likewise
@@ -269,7 +270,7 @@ func Pass(ctx context.Context, in PassInput) (PassResult, error) {
 		// its edges looked at, not handed to Suggest.
 		inRefs, outRefs = edges.edgesOf(lookup, subject, inRefs[:0], outRefs[:0])
 		inPtr, outPtr, inPeers, outPeers = inPtr[:0], outPtr[:0], inPeers[:0], outPeers[:0]
-		red := redBuf[:0]
+		red := rankedBuf[:0]
 		var dig digester
 		if in.Memo != nil {
 			dig.seeds = &in.Memo.seeds
@@ -298,11 +299,11 @@ func Pass(ctx context.Context, in PassInput) (PassResult, error) {
 						}
 					}
 					if j.red {
-						redAll = append(redAll, redOf{j.rc, e.Src.Namespace, e.Dst.Namespace})
+						redAll = append(redAll, redOf{rankedRed{j.srcRank, j.dstRank, j.rc}, e.Src.Namespace, e.Dst.Namespace})
 					}
 				}
 				if j.red {
-					red = append(red, j.rc)
+					red = append(red, rankedRed{j.srcRank, j.dstRank, j.rc})
 				}
 				if dig.seeds != nil {
 					dig.add(memoEdge{key: hashes[pos], egress: li == 1, denied: j.rc.DeniedByPolicies, drops: j.rc.Dropped})
@@ -338,9 +339,13 @@ func Pass(ctx context.Context, in PassInput) (PassResult, error) {
 			}
 			in.Memo.Misses++
 		}
-		slices.SortFunc(red, redCmp)
-		red = slices.Compact(red)
-		redBuf = red // configMap writes it out and keeps nothing
+		slices.SortFunc(red, rankedCmp)
+		red = slices.CompactFunc(red, func(a, b rankedRed) bool { return a.rc == b.rc })
+		rankedBuf = red
+		redBuf = redBuf[:0] // configMap writes it out and keeps nothing
+		for _, r := range red {
+			redBuf = append(redBuf, r.rc)
+		}
 		sug, err := suggest.Suggest(suggest.Input{
 			Subject: subject, Inventory: inv, IngressRefs: inPtr, EgressRefs: outPtr, IngressPeers: inPeers, EgressPeers: outPeers,
 			Window: in.Window, Now: in.Now, Source: cmp.Or(in.Source, "redline audit"),
@@ -350,7 +355,7 @@ func Pass(ctx context.Context, in PassInput) (PassResult, error) {
 			res.Skipped = append(res.Skipped, Skipped{Workload: w.Key(), Reason: err.Error()})
 			continue
 		}
-		cm, err := configMap(w, sug, red, in, lookup, &scratch)
+		cm, err := configMap(w, sug, redBuf, in, lookup, &scratch)
 		if err != nil {
 			res.Skipped = append(res.Skipped, Skipped{Workload: w.Key(), Reason: err.Error()})
 			continue
@@ -369,7 +374,7 @@ func Pass(ctx context.Context, in PassInput) (PassResult, error) {
 	for _, d := range disagreements {
 		res.Disagreements[d.e.EdgeKey] = d.flows
 	}
-	slices.SortFunc(redAll, func(a, b redOf) int { return redCmp(a.rc, b.rc) })
+	slices.SortFunc(redAll, func(a, b redOf) int { return rankedCmp(a.rankedRed, b.rankedRed) })
 	redAll = slices.CompactFunc(redAll, func(a, b redOf) bool { return a.rc == b.rc })
 	res.Red = make([]RedConnection, 0, len(redAll))
 	for _, r := range redAll {
@@ -496,9 +501,27 @@ func boolCmp(a bool) int {
 	return -1
 }
 
+// rankedRed is a red connection with its ends' ranks (endIndex): sorted
+// by them first, red connections are in redCmp's order without comparing
+// the ends' strings (100,000s of them, scattered over the heap).
+type rankedRed struct {
+	src, dst int32
+	rc       RedConnection
+}
+
+func rankedCmp(a, b rankedRed) int {
+	if a.src != b.src {
+		return cmp.Compare(a.src, b.src)
+	}
+	if a.dst != b.dst {
+		return cmp.Compare(a.dst, b.dst)
+	}
+	return redCmp(a.rc, b.rc)
+}
+
 // redOf is a red connection and the namespaces of its ends.
 type redOf struct {
-	rc           RedConnection
+	rankedRed
 	srcNS, dstNS string
 }
 
@@ -514,6 +537,8 @@ type judgement struct {
 	judged bool
 	// done: the edge was judged (in this pass).
 	done bool
+	// srcRank and dstRank are its ends' ranks.
+	srcRank, dstRank int32
 }
 
 // end is what the pass needs of an edge's endpoint, worked out once per
@@ -522,6 +547,7 @@ type end struct {
 	ready bool
 	ep    flow.Endpoint
 	str   string        // ep as written
+	rank  int32         // str's place among the pass's ends' (equal strings, equal ranks)
 	peer  *suggest.Peer // the Lookup's entry, or nil
 	// eng is the engine's endpoint: a known workload, an address, or (a
 	// node, an unknown workload) one no policy selects and no ipBlock
@@ -546,10 +572,29 @@ type endIndex struct {
 	key      string
 	marks    *namespaceMarks
 	ends     []end
+	strs     []string // the ends as written, by id
+	ranks    []int32  // their ranks, by id
 }
 
 func newEndIndex(edges *passEdges, p *passer, lookup *suggest.Lookup, nsLabels map[string]map[string]string, key string, marks *namespaceMarks) *endIndex {
-	return &endIndex{edges: edges, p: p, lookup: lookup, nsLabels: nsLabels, key: key, marks: marks, ends: make([]end, len(edges.eps))}
+	x := &endIndex{edges: edges, p: p, lookup: lookup, nsLabels: nsLabels, key: key, marks: marks, ends: make([]end, len(edges.eps)),
+		strs: make([]string, len(edges.eps)), ranks: make([]int32, len(edges.eps))}
+	order := make([]int32, len(edges.eps))
+	for i, e := range edges.eps {
+		x.strs[i], order[i] = e.String(), int32(i)
+	}
+	slices.SortFunc(order, func(a, b int32) int { return strings.Compare(x.strs[a], x.strs[b]) })
+	for i, id := range order {
+		x.ranks[id] = 1
+		if i > 0 {
+			prev := order[i-1]
+			x.ranks[id] = x.ranks[prev]
+			if x.strs[id] != x.strs[prev] {
+				x.ranks[id]++
+			}
+		}
+	}
+	return x
 }
 
 // get is the end of id, worked out on first use.
@@ -559,7 +604,7 @@ func (x *endIndex) get(id int32) *end {
 		return n
 	}
 	e := x.edges.eps[id]
-	*n = end{ready: true, ep: e, str: e.String(), peer: x.lookup.Peer(e), eng: x.p.endpoint(e), mark: -1}
+	*n = end{ready: true, ep: e, str: x.strs[id], rank: x.ranks[id], peer: x.lookup.Peer(e), eng: x.p.endpoint(e), mark: -1}
 	if e.Kind == flow.EndpointWorkload && e.WorkloadKind == inventory.ServiceEndpointKind {
 		n.service, n.svc, n.backends = true, x.p.services[e], x.p.backends[e]
 	}
@@ -573,7 +618,7 @@ func (x *endIndex) get(id int32) *end {
 
 // judge judges an edge between two ends against the current policies.
 func (p *passer) judge(e *flow.Edge, src, dst *end) judgement {
-	j := judgement{done: true}
+	j := judgement{done: true, srcRank: src.rank, dstRank: dst.rank}
 	dropped := e.Verdicts[flow.VerdictDropped] > 0
 	denied := false
 	if proto, known := e.Protocol.Kubernetes(); known {

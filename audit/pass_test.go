@@ -260,6 +260,28 @@ func TestPassBulkEdgesMatchPerWorkloadReads(t *testing.T) {
 	if len(bulk.ConfigMaps) != len(each.ConfigMaps) {
 		t.Fatalf("%d suggestions in bulk, %d per workload", len(bulk.ConfigMaps), len(each.ConfigMaps))
 	}
+	// Red connections come sorted (source, destination, protocol, port,
+	// verdicts) without repeats, the pass's and each workload's.
+	strictly := func(rs []RedConnection) bool {
+		return slices.IsSortedFunc(rs, redCmp) && len(slices.Compact(slices.Clone(rs))) == len(rs)
+	}
+	if !strictly(bulk.Red) {
+		t.Error("the pass's red connections are not sorted, or repeat")
+	}
+	reds := 0
+	for _, cm := range bulk.ConfigMaps {
+		var rep Report
+		if err := json.Unmarshal([]byte(cm.Data[KeyReport]), &rep); err != nil {
+			t.Fatal(err)
+		}
+		if !strictly(rep.Red) {
+			t.Fatalf("%s: red connections not sorted, or repeated: %v", cm.Name, rep.Red)
+		}
+		reds += len(rep.Red)
+	}
+	if reds < 1000 {
+		t.Fatalf("only %d red connections in the reports", reds)
+	}
 	// The pass validates the policies' metadata only (SkipSelfCheck): the
 	// rules it writes are valid all the same.
 	for _, cm := range bulk.ConfigMaps {
@@ -404,5 +426,28 @@ func TestPassRedDeduplicated(t *testing.T) {
 		if len(res.Red) != 2 || res.WorkloadRed[0].Red != 2 || res.Summaries[0].RedConnections != 2 {
 			t.Fatalf("red %+v, hub %d, namespace %d: want 2 (dropped and not)", res.Red, res.WorkloadRed[0].Red, res.Summaries[0].RedConnections)
 		}
+	}
+}
+
+// An address seen with two classes reads the same in red connections: its
+// connections sort by port across both, and repeat only once.
+func TestPassRedAddressTwoClasses(t *testing.T) {
+	inv := inventorytest.LoadShop(t)
+	src := flow.WorkloadEndpoint(inv.Workloads[0].Namespace, inv.Workloads[0].Kind, inv.Workloads[0].Name)
+	addr := netip.MustParseAddr("203.0.113.9")
+	ext := flow.Endpoint{Kind: flow.EndpointAddress, Addr: addr, Class: flow.ClassExternal}
+	aliased := flow.Endpoint{Kind: flow.EndpointAddress, Addr: addr, Class: flow.ClassAliased, Alias: "proxies"}
+	other := flow.Endpoint{Kind: flow.EndpointAddress, Addr: netip.MustParseAddr("203.0.113.10"), Class: flow.ClassExternal}
+	edges := edgeList{edge(src, ext, 443, 1), edge(src, aliased, 80, 1), edge(src, aliased, 443, 1), edge(src, other, 22, 1)}
+	res, err := Pass(context.Background(), PassInput{Inventory: inv, Edges: edges, Window: time.Hour, Now: time.Unix(0, 0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ports []uint16
+	for _, r := range res.Red {
+		ports = append(ports, r.Port)
+	}
+	if !slices.Equal(ports, []uint16{22, 80, 443}) {
+		t.Errorf("red connections %v, want 203.0.113.10, then 203.0.113.9 on 80 and 443 (once)", res.Red)
 	}
 }
