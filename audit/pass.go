@@ -374,10 +374,28 @@ func Pass(ctx context.Context, in PassInput) (PassResult, error) {
 	for _, d := range disagreements {
 		res.Disagreements[d.e.EdgeKey] = d.flows
 	}
-	slices.SortFunc(redAll, func(a, b redOf) int { return rankedCmp(a.rankedRed, b.rankedRed) })
-	redAll = slices.CompactFunc(redAll, func(a, b redOf) bool { return a.rc == b.rc })
+	// Sorted by index: moving the connections themselves in the sort cost
+	// more than comparing them.
+	order := make([]int32, len(redAll))
+	for i := range order {
+		order[i] = int32(i)
+	}
+	slices.SortFunc(order, func(a, b int32) int {
+		x, y := &redAll[a], &redAll[b]
+		if x.src != y.src {
+			return cmp.Compare(x.src, y.src)
+		}
+		if x.dst != y.dst {
+			return cmp.Compare(x.dst, y.dst)
+		}
+		return redCmp(x.rc, y.rc)
+	})
 	res.Red = make([]RedConnection, 0, len(redAll))
-	for _, r := range redAll {
+	for i, oi := range order {
+		r := &redAll[oi]
+		if i > 0 && redAll[order[i-1]].rc == r.rc {
+			continue
+		}
 		res.Red = append(res.Red, r.rc)
 		if r.srcNS != "" {
 			redByNS[r.srcNS]++
@@ -671,8 +689,7 @@ func (p *passer) endpoint(e flow.Endpoint) netpol.Endpoint {
 	return netpol.Endpoint{}
 }
 
-func rowsOf(status string, rows []suggest.Row) []TrafficRow {
-	out := make([]TrafficRow, 0, len(rows))
+func appendRows(out []TrafficRow, status string, rows []suggest.Row) []TrafficRow {
 	for _, r := range rows {
 		out = append(out, TrafficRow{Direction: string(r.Direction), Peer: r.Peer.String(), Protocol: r.Protocol.String(), Port: r.Port, Status: status})
 	}
@@ -695,10 +712,14 @@ func configMap(w *netpol.Workload, sug suggest.Suggestion, red []RedConnection, 
 	rep := Report{
 		Workload: w.Key(),
 		Window:   in.Window.String(),
-		Traffic:  slices.Concat(rowsOf("included", sug.Included), rowsOf("excluded", sug.Excluded), rowsOf("unselectable", sug.Unselectable)),
+		// nil without rows ("traffic": null), as the report has always had.
+		Traffic:  slices.Grow([]TrafficRow(nil), len(sug.Included)+len(sug.Excluded)+len(sug.Unselectable)),
 		Red:      red,
 		Warnings: sug.Warnings,
 	}
+	rep.Traffic = appendRows(rep.Traffic, "included", sug.Included)
+	rep.Traffic = appendRows(rep.Traffic, "excluded", sug.Excluded)
+	rep.Traffic = appendRows(rep.Traffic, "unselectable", sug.Unselectable)
 	slices.SortFunc(rep.Traffic, func(a, b TrafficRow) int {
 		if c := strings.Compare(a.Direction, b.Direction); c != 0 {
 			return c

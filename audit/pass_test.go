@@ -451,3 +451,18 @@ func TestPassRedAddressTwoClasses(t *testing.T) {
 		t.Errorf("red connections %v, want 203.0.113.10, then 203.0.113.9 on 80 and 443 (once)", res.Red)
 	}
 }
+
+// A workload without traffic keeps the report it always had ("traffic":
+// null): a different spelling would rewrite every idle workload's
+// ConfigMap on upgrade.
+func TestPassReportWithoutTraffic(t *testing.T) {
+	res, err := Pass(context.Background(), PassInput{Inventory: inventorytest.LoadShop(t), Edges: edgeList{}, Window: time.Hour, Now: time.Unix(0, 0)})
+	if err != nil || len(res.ConfigMaps) == 0 {
+		t.Fatalf("%d ConfigMaps, %v", len(res.ConfigMaps), err)
+	}
+	for _, cm := range res.ConfigMaps {
+		if !strings.Contains(cm.Data[KeyReport], `"traffic": null,`) {
+			t.Fatalf("%s: %s", cm.Name, cm.Data[KeyReport])
+		}
+	}
+}

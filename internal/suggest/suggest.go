@@ -400,6 +400,8 @@ func Suggest(in Input, ch Choices) (Suggestion, error) {
 		}
 	}
 	rows := b.rows()
+	// Most rows are included: one allocation, not a doubling series.
+	b.sug.Included = make([]Row, 0, len(rows))
 	for i := range rows {
 		r := rows[i].row
 		rule := ch.Ingress
@@ -422,6 +424,9 @@ func Suggest(in Input, ch Choices) (Suggestion, error) {
 		} else {
 			b.sug.Unselectable = append(b.sug.Unselectable, r)
 		}
+	}
+	if len(b.sug.Included) == 0 {
+		b.sug.Included = nil // as before the allocation above
 	}
 	b.global(netpol.Ingress, ch.Ingress)
 	b.global(netpol.Egress, ch.Egress)
@@ -1555,13 +1560,25 @@ func (b *builder) checkedPolicy() *networkingv1.NetworkPolicy {
 	case !in.any:
 		p.Spec.Ingress = nil
 	case !in.nonAddr:
-		p.Spec.Ingress = slices.DeleteFunc(slices.Clone(p.Spec.Ingress), func(r networkingv1.NetworkPolicyIngressRule) bool { return !meetsAddresses(r.From) })
+		var keep []networkingv1.NetworkPolicyIngressRule // few or none: not a clone of all
+		for _, r := range p.Spec.Ingress {
+			if meetsAddresses(r.From) {
+				keep = append(keep, r)
+			}
+		}
+		p.Spec.Ingress = keep
 	}
 	switch {
 	case !out.any:
 		p.Spec.Egress = nil
 	case !out.nonAddr:
-		p.Spec.Egress = slices.DeleteFunc(slices.Clone(p.Spec.Egress), func(r networkingv1.NetworkPolicyEgressRule) bool { return !meetsAddresses(r.To) })
+		var keep []networkingv1.NetworkPolicyEgressRule
+		for _, r := range p.Spec.Egress {
+			if meetsAddresses(r.To) {
+				keep = append(keep, r)
+			}
+		}
+		p.Spec.Egress = keep
 	}
 	return &p
 }
