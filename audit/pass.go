@@ -238,6 +238,12 @@ func Pass(ctx context.Context, in PassInput) (PassResult, error) {
 	var redAll []redOf
 	redByNS := map[string]int{}
 	unlabeled := map[string]map[string]bool{}
+	noteUnlabeled := func(ns, workload string) {
+		if unlabeled[ns] == nil {
+			unlabeled[ns] = map[string]bool{}
+		}
+		unlabeled[ns][workload] = true
+	}
 	from := in.Now.Add(-in.Window)
 	edges, err := bulkEdges(ctx, in.Edges, inv, res.Namespaces, from, in.Now)
 	if err != nil {
@@ -289,7 +295,7 @@ func Pass(ctx context.Context, in PassInput) (PassResult, error) {
 				}
 				j := &judgements[pos]
 				if !j.done {
-					*j = p.judge(e, src, dst)
+					*j = p.judge(e, &ends.ends[ids[0]], &ends.ends[ids[1]])
 					if hashes != nil {
 						hashes[pos] = [2]uint64{maphash.Comparable(in.Memo.seeds[0], e.EdgeKey), maphash.Comparable(in.Memo.seeds[1], e.EdgeKey)}
 					}
@@ -313,13 +319,11 @@ func Pass(ctx context.Context, in PassInput) (PassResult, error) {
 				if e.Src.Kind != flow.EndpointWorkload || e.Dst.Kind != flow.EndpointWorkload || e.Src.Namespace == e.Dst.Namespace {
 					continue
 				}
-				for _, x := range [2]*end{src, dst} {
-					if ns := x.ep.Namespace; x.lacksKey {
-						if unlabeled[ns] == nil {
-							unlabeled[ns] = map[string]bool{}
-						}
-						unlabeled[ns][wkey] = true
-					}
+				if src.lacksKey {
+					noteUnlabeled(e.Src.Namespace, wkey)
+				}
+				if dst.lacksKey {
+					noteUnlabeled(e.Dst.Namespace, wkey)
 				}
 			}
 		}
@@ -559,14 +563,22 @@ type judgement struct {
 	srcRank, dstRank int32
 }
 
-// end is what the pass needs of an edge's endpoint, worked out once per
-// endpoint.
+// endHot is what the pass reads of an edge's endpoint every time it meets
+// the edge: kept apart from the rest (end), in a small dense array that
+// stays in the CPU's cache.
+type endHot struct {
+	peer     *suggest.Peer // the Lookup's entry, or nil
+	mark     int32         // its namespace's in the memo's marks, or -1
+	lacksKey bool          // its namespace lacks the namespace label key
+	ready    bool
+}
+
+// end is what the pass needs of an edge's endpoint when it judges an edge,
+// worked out once per endpoint.
 type end struct {
-	ready bool
-	ep    flow.Endpoint
-	str   string        // ep as written
-	rank  int32         // str's place among the pass's ends' (equal strings, equal ranks)
-	peer  *suggest.Peer // the Lookup's entry, or nil
+	ep   flow.Endpoint
+	str  string // ep as written
+	rank int32  // str's place among the pass's ends' (equal strings, equal ranks)
 	// eng is the engine's endpoint: a known workload, an address, or (a
 	// node, an unknown workload) one no policy selects and no ipBlock
 	// matches.
@@ -576,9 +588,6 @@ type end struct {
 	service  bool
 	svc      *inventory.Service
 	backends []*netpol.Workload
-	// lacksKey: ep's namespace lacks the namespace label key.
-	lacksKey bool
-	mark     int32 // ep's namespace's in the memo's marks, or -1
 }
 
 // endIndex has the ends of a pass's edges, by id.
@@ -589,13 +598,14 @@ type endIndex struct {
 	nsLabels map[string]map[string]string
 	key      string
 	marks    *namespaceMarks
+	hot      []endHot
 	ends     []end
 	strs     []string // the ends as written, by id
 	ranks    []int32  // their ranks, by id
 }
 
 func newEndIndex(edges *passEdges, p *passer, lookup *suggest.Lookup, nsLabels map[string]map[string]string, key string, marks *namespaceMarks) *endIndex {
-	x := &endIndex{edges: edges, p: p, lookup: lookup, nsLabels: nsLabels, key: key, marks: marks, ends: make([]end, len(edges.eps)),
+	x := &endIndex{edges: edges, p: p, lookup: lookup, nsLabels: nsLabels, key: key, marks: marks, ends: make([]end, len(edges.eps)), hot: make([]endHot, len(edges.eps)),
 		strs: make([]string, len(edges.eps)), ranks: make([]int32, len(edges.eps))}
 	order := make([]int32, len(edges.eps))
 	for i, e := range edges.eps {
@@ -615,23 +625,25 @@ func newEndIndex(edges *passEdges, p *passer, lookup *suggest.Lookup, nsLabels m
 	return x
 }
 
-// get is the end of id, worked out on first use.
-func (x *endIndex) get(id int32) *end {
-	n := &x.ends[id]
-	if n.ready {
-		return n
+// get is the hot part of id's end, both parts worked out on first use
+// (ends[id] is the other).
+func (x *endIndex) get(id int32) *endHot {
+	h := &x.hot[id]
+	if h.ready {
+		return h
 	}
 	e := x.edges.eps[id]
-	*n = end{ready: true, ep: e, str: x.strs[id], rank: x.ranks[id], peer: x.lookup.Peer(e), eng: x.p.endpoint(e), mark: -1}
+	n := &x.ends[id]
+	*n = end{ep: e, str: x.strs[id], rank: x.ranks[id], eng: x.p.endpoint(e)}
 	if e.Kind == flow.EndpointWorkload && e.WorkloadKind == inventory.ServiceEndpointKind {
 		n.service, n.svc, n.backends = true, x.p.services[e], x.p.backends[e]
 	}
 	_, has := x.nsLabels[e.Namespace][x.key]
-	n.lacksKey = !has
+	*h = endHot{ready: true, peer: x.lookup.Peer(e), lacksKey: !has, mark: -1}
 	if x.marks != nil {
-		n.mark = x.marks.indexOf(e.Namespace)
+		h.mark = x.marks.indexOf(e.Namespace)
 	}
-	return n
+	return h
 }
 
 // judge judges an edge between two ends against the current policies.
