@@ -42,7 +42,7 @@ func appendReportJSON(dst []byte, r *Report) []byte {
 			dst = append(dst, "\",\n      \"protocol\": \""...)
 			dst = appendJSONBody(dst, t.Protocol)
 			dst = append(dst, "\",\n      \"port\": "...)
-			dst = appendUint16(dst, t.Port)
+			dst = strconv.AppendUint(dst, uint64(t.Port), 10)
 			dst = append(dst, ",\n      \"status\": \""...)
 			dst = appendJSONBody(dst, t.Status)
 		}
@@ -68,7 +68,7 @@ func appendReportJSON(dst []byte, r *Report) []byte {
 			dst = append(dst, "\",\n      \"protocol\": \""...)
 			dst = appendJSONBody(dst, c.Protocol)
 			dst = append(dst, "\",\n      \"port\": "...)
-			dst = appendUint16(dst, c.Port)
+			dst = strconv.AppendUint(dst, uint64(c.Port), 10)
 			dst = append(dst, ",\n      \"deniedByPolicies\": "...)
 			dst = strconv.AppendBool(dst, c.DeniedByPolicies)
 			dst = append(dst, ",\n      \"dropped\": "...)
@@ -248,21 +248,4 @@ func appendJSONEscaped(dst []byte, s string, i int) []byte {
 		start = i
 	}
 	return append(dst, s[start:]...)
-}
-
-// appendUint16 is strconv.AppendUint for a port, digit by digit: twice
-// as fast for numbers this short.
-func appendUint16(dst []byte, v uint16) []byte {
-	u := uint32(v)
-	switch {
-	case u < 10:
-		return append(dst, byte('0'+u))
-	case u < 100:
-		return append(dst, byte('0'+u/10), byte('0'+u%10))
-	case u < 1000:
-		return append(dst, byte('0'+u/100), byte('0'+u/10%10), byte('0'+u%10))
-	case u < 10000:
-		return append(dst, byte('0'+u/1000), byte('0'+u/100%10), byte('0'+u/10%10), byte('0'+u%10))
-	}
-	return append(dst, byte('0'+u/10000), byte('0'+u/1000%10), byte('0'+u/100%10), byte('0'+u/10%10), byte('0'+u%10))
 }
