@@ -178,3 +178,25 @@ func TestLookupRanks(t *testing.T) {
 		t.Fatalf("%d entries, %d pairs with the same labels", len(es), sameLabels)
 	}
 }
+
+// The DNS rule and a row's rule to the same pods are one rule, also when
+// the DNS rule's selector is the default one (no kube-dns Service): then
+// only the row's key has a rank. (Review finding: they were two.)
+func TestDNSRuleMergesWithRow(t *testing.T) {
+	inv := fixture()
+	inv.Services = slices.DeleteFunc(inv.Services, func(s inventory.Service) bool { return s.Name == "kube-dns" })
+	web := we("shop", "Deployment", "web")
+	s, err := Suggest(input(inv, web, edge(web, we("kube-system", "Deployment", "coredns"), tcp, 9153, nil)), Choices{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var toDNS []networkingv1.NetworkPolicyEgressRule
+	for _, r := range s.Policy.Spec.Egress {
+		if len(r.To) == 1 && r.To[0].PodSelector != nil && r.To[0].PodSelector.MatchLabels["k8s-app"] == "kube-dns" {
+			toDNS = append(toDNS, r)
+		}
+	}
+	if len(toDNS) != 1 || len(toDNS[0].Ports) != 3 {
+		t.Fatalf("rules to the DNS pods: %+v, want one with 53/TCP, 53/UDP and 9153/TCP", toDNS)
+	}
+}

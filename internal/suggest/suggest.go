@@ -230,8 +230,15 @@ type rulePart struct {
 type ruleKey struct {
 	kind    byte // 0: every peer; 'p': pods here; 'n': pods in another namespace; 'c': CIDRs
 	a, b, c string
-	// lbl is the labels' (a of 'p', c of 'n') lblRank, or 0.
+	// lbl is the labels' (a of 'p', c of 'n') lblRank, or 0 (labels not
+	// from a Lookup entry: the default DNS selector).
 	lbl int32
+}
+
+// samePeer reports whether two keys are one rule's: lbl, which only one
+// of them may have, is left out.
+func (k ruleKey) samePeer(o ruleKey) bool {
+	return k.kind == o.kind && k.a == o.a && k.b == o.b && k.c == o.c
 }
 
 // compareRuleKeys is the order rules are written in: every peer, pods of
@@ -1284,7 +1291,7 @@ func (b *builder) rules(dir int, size func(int), add func([]networkingv1.Network
 	b.sc.sortedParts, parts = sorted, sorted
 	n := 1
 	for i := 1; i < len(parts); i++ {
-		if parts[i].key != parts[i-1].key {
+		if !parts[i].key.samePeer(parts[i-1].key) {
 			n++
 		}
 	}
@@ -1292,7 +1299,7 @@ func (b *builder) rules(dir int, size func(int), add func([]networkingv1.Network
 	for i := 0; i < len(parts); {
 		j, all := i, false
 		ports := b.sc.rulePorts[:0]
-		for ; j < len(parts) && parts[j].key == parts[i].key; j++ {
+		for ; j < len(parts) && parts[j].key.samePeer(parts[i].key); j++ {
 			all = all || parts[j].allPorts
 			ports = append(ports, b.sc.partPorts[parts[j].ports[0]:parts[j].ports[1]]...)
 		}
