@@ -235,7 +235,7 @@ func Pass(ctx context.Context, in PassInput) (PassResult, error) {
 	// redAll has every red edge's connection with its namespaces; two
 	// edges can read the same (an address seen with two classes): sorted
 	// and compacted at the end.
-	var redAll []redOf
+	var redAll []redEdge
 	redByNS := map[string]int{}
 	unlabeled := map[string]map[string]bool{}
 	noteUnlabeled := func(ns, workload string) {
@@ -257,7 +257,7 @@ func Pass(ctx context.Context, in PassInput) (PassResult, error) {
 		hashes = make([][2]uint64, edges.total)
 	}
 	ends := newEndIndex(edges, p, lookup, nsLabels, key, marks)
-	var rankedBuf []rankedRed
+	var redEdges []redEdge
 	var redBuf []RedConnection            // reused from workload to workload
 	var inRefs, outRefs []edgeRef         // likewise
 	var inPtr, outPtr []*flow.Edge        // likewise
@@ -276,7 +276,7 @@ func Pass(ctx context.Context, in PassInput) (PassResult, error) {
 		// its edges looked at, not handed to Suggest.
 		inRefs, outRefs = edges.edgesOf(lookup, subject, inRefs[:0], outRefs[:0])
 		inPtr, outPtr, inPeers, outPeers = inPtr[:0], outPtr[:0], inPeers[:0], outPeers[:0]
-		red := rankedBuf[:0]
+		red := redEdges[:0]
 		var dig digester
 		if in.Memo != nil {
 			dig.seeds = &in.Memo.seeds
@@ -300,19 +300,19 @@ func Pass(ctx context.Context, in PassInput) (PassResult, error) {
 						hashes[pos] = [2]uint64{maphash.Comparable(in.Memo.seeds[0], e.EdgeKey), maphash.Comparable(in.Memo.seeds[1], e.EdgeKey)}
 					}
 					if j.judged {
-						if n := disagreeing(e, j.rc.DeniedByPolicies); n > 0 {
+						if n := disagreeing(e, j.denied); n > 0 {
 							disagreements = append(disagreements, disagreement{e, n})
 						}
 					}
 					if j.red {
-						redAll = append(redAll, redOf{rankedRed{j.srcRank, j.dstRank, j.rc}, e.Src.Namespace, e.Dst.Namespace})
+						redAll = append(redAll, ends.redEdge(e, ids, j))
 					}
 				}
 				if j.red {
-					red = append(red, rankedRed{j.srcRank, j.dstRank, j.rc})
+					red = append(red, ends.redEdge(e, ids, j))
 				}
 				if dig.seeds != nil {
-					dig.add(memoEdge{key: hashes[pos], egress: li == 1, denied: j.rc.DeniedByPolicies, drops: j.rc.Dropped})
+					dig.add(memoEdge{key: hashes[pos], egress: li == 1, denied: j.denied, drops: j.dropped})
 					marks.addAt(&dig, src.mark)
 					marks.addAt(&dig, dst.mark)
 				}
@@ -343,12 +343,12 @@ func Pass(ctx context.Context, in PassInput) (PassResult, error) {
 			}
 			in.Memo.Misses++
 		}
-		slices.SortFunc(red, rankedCmp)
-		red = slices.CompactFunc(red, func(a, b rankedRed) bool { return a.rc == b.rc })
-		rankedBuf = red
+		slices.SortFunc(red, redEdgeCmp)
+		red = slices.CompactFunc(red, func(a, b redEdge) bool { return redEdgeCmp(a, b) == 0 })
+		redEdges = red
 		redBuf = redBuf[:0] // configMap writes it out and keeps nothing
 		for _, r := range red {
-			redBuf = append(redBuf, r.rc)
+			redBuf = append(redBuf, ends.connection(r))
 		}
 		sug, err := suggest.Suggest(suggest.Input{
 			Subject: subject, Inventory: inv, IngressRefs: inPtr, EgressRefs: outPtr, IngressPeers: inPeers, EgressPeers: outPeers,
@@ -378,34 +378,17 @@ func Pass(ctx context.Context, in PassInput) (PassResult, error) {
 	for _, d := range disagreements {
 		res.Disagreements[d.e.EdgeKey] = d.flows
 	}
-	// Sorted by index: moving the connections themselves in the sort cost
-	// more than comparing them.
-	order := make([]int32, len(redAll))
-	for i := range order {
-		order[i] = int32(i)
-	}
-	slices.SortFunc(order, func(a, b int32) int {
-		x, y := &redAll[a], &redAll[b]
-		if x.src != y.src {
-			return cmp.Compare(x.src, y.src)
-		}
-		if x.dst != y.dst {
-			return cmp.Compare(x.dst, y.dst)
-		}
-		return redCmp(x.rc, y.rc)
-	})
+	slices.SortFunc(redAll, redEdgeCmp)
+	redAll = slices.CompactFunc(redAll, func(a, b redEdge) bool { return redEdgeCmp(a, b) == 0 })
 	res.Red = make([]RedConnection, 0, len(redAll))
-	for i, oi := range order {
-		r := &redAll[oi]
-		if i > 0 && redAll[order[i-1]].rc == r.rc {
-			continue
+	for _, r := range redAll {
+		res.Red = append(res.Red, ends.connection(r))
+		srcNS, dstNS := edges.eps[r.src].Namespace, edges.eps[r.dst].Namespace
+		if srcNS != "" {
+			redByNS[srcNS]++
 		}
-		res.Red = append(res.Red, r.rc)
-		if r.srcNS != "" {
-			redByNS[r.srcNS]++
-		}
-		if r.dstNS != "" && r.dstNS != r.srcNS {
-			redByNS[r.dstNS]++
+		if dstNS != "" && dstNS != srcNS {
+			redByNS[dstNS]++
 		}
 	}
 	for ns, ws := range unlabeled {
@@ -489,32 +472,6 @@ func disagreeing(e *flow.Edge, denied bool) uint64 {
 	return e.Verdicts[flow.VerdictDropped]
 }
 
-// redCmp orders by source, destination, protocol, port, then the two
-// verdicts, so that equal connections sit together for Compact. (Not
-// cmp.Or: it would compare all of them every time, and a pass sorts
-// 100,000s.)
-func redCmp(a, b RedConnection) int {
-	if c := strings.Compare(a.Src, b.Src); c != 0 {
-		return c
-	}
-	if c := strings.Compare(a.Dst, b.Dst); c != 0 {
-		return c
-	}
-	if c := strings.Compare(a.Protocol, b.Protocol); c != 0 {
-		return c
-	}
-	if c := cmp.Compare(a.Port, b.Port); c != 0 {
-		return c
-	}
-	if a.DeniedByPolicies != b.DeniedByPolicies {
-		return boolCmp(a.DeniedByPolicies)
-	}
-	if a.Dropped != b.Dropped {
-		return boolCmp(a.Dropped)
-	}
-	return 0
-}
-
 // boolCmp orders false before true, for two different bools.
 func boolCmp(a bool) int {
 	if a {
@@ -523,44 +480,69 @@ func boolCmp(a bool) int {
 	return -1
 }
 
-// rankedRed is a red connection with its ends' ranks (endIndex): sorted
-// by them first, red connections are in redCmp's order without comparing
-// the ends' strings (100,000s of them, scattered over the heap).
-type rankedRed struct {
-	src, dst int32
-	rc       RedConnection
+// redEdge is a red connection without its strings: its ends by id and by
+// rank (endIndex), in a value without pointers — 100,000s of them, which
+// the collector need not scan. Ordered by redEdgeCmp, red edges are in
+// the order of their connections — source, destination, protocol, port,
+// then the verdicts — without comparing strings.
+type redEdge struct {
+	src, dst         int32 // ids
+	srcRank, dstRank int32
+	proto            flow.Protocol
+	port             uint16
+	denied, dropped  bool
 }
 
-func rankedCmp(a, b rankedRed) int {
-	if a.src != b.src {
-		return cmp.Compare(a.src, b.src)
+// redEdge is the red edge of e, whose ends are ids.
+func (x *endIndex) redEdge(e *flow.Edge, ids [2]int32, j *judgement) redEdge {
+	return redEdge{src: ids[0], dst: ids[1], srcRank: x.ranks[ids[0]], dstRank: x.ranks[ids[1]],
+		proto: e.Protocol, port: e.Port, denied: j.denied, dropped: j.dropped}
+}
+
+// connection is r with its strings.
+func (x *endIndex) connection(r redEdge) RedConnection {
+	return RedConnection{Src: x.strs[r.src], Dst: x.strs[r.dst], Protocol: r.proto.String(), Port: r.port, DeniedByPolicies: r.denied, Dropped: r.dropped}
+}
+
+// redEdgeCmp orders red edges; 0 when their connections are equal.
+func redEdgeCmp(a, b redEdge) int {
+	if a.srcRank != b.srcRank {
+		return cmp.Compare(a.srcRank, b.srcRank)
 	}
-	if a.dst != b.dst {
-		return cmp.Compare(a.dst, b.dst)
+	if a.dstRank != b.dstRank {
+		return cmp.Compare(a.dstRank, b.dstRank)
 	}
-	return redCmp(a.rc, b.rc)
+	if a.proto != b.proto {
+		if c := strings.Compare(a.proto.String(), b.proto.String()); c != 0 {
+			return c
+		}
+	}
+	if a.port != b.port {
+		return cmp.Compare(a.port, b.port)
+	}
+	if a.denied != b.denied {
+		return boolCmp(a.denied)
+	}
+	if a.dropped != b.dropped {
+		return boolCmp(a.dropped)
+	}
+	return 0
 }
 
-// redOf is a red connection and the namespaces of its ends.
-type redOf struct {
-	rankedRed
-	srcNS, dstNS string
-}
-
-// judgement is what the pass found about an edge.
+// judgement is what the pass found about an edge; no pointers (see
+// redEdge).
 type judgement struct {
-	// rc is set when red.
-	rc RedConnection
-	// red: dropped by the CNI, or denied by the current policies for some
-	// destination pod it reached.
-	red bool
+	// done: the edge was judged (in this pass).
+	done bool
 	// judged: the engine could decide (a known protocol, a destination
 	// it knows).
 	judged bool
-	// done: the edge was judged (in this pass).
-	done bool
-	// srcRank and dstRank are its ends' ranks.
-	srcRank, dstRank int32
+	// red: dropped by the CNI, or denied by the current policies for some
+	// destination pod it reached.
+	red bool
+	// denied: the current policies deny it; dropped: the CNI reported
+	// DROPPED verdicts for it in the window.
+	denied, dropped bool
 }
 
 // endHot is what the pass reads of an edge's endpoint every time it meets
@@ -576,14 +558,11 @@ type endHot struct {
 // end is what the pass needs of an edge's endpoint when it judges an edge,
 // worked out once per endpoint.
 type end struct {
-	ep   flow.Endpoint
-	str  string // ep as written
-	rank int32  // str's place among the pass's ends' (equal strings, equal ranks)
 	// eng is the engine's endpoint: a known workload, an address, or (a
 	// node, an unknown workload) one no policy selects and no ipBlock
 	// matches.
 	eng netpol.Endpoint
-	// service: ep is a Service endpoint; svc is the Service (nil when
+	// service: the endpoint is a Service; svc is the Service (nil when
 	// unknown), backends the workloads it selects.
 	service  bool
 	svc      *inventory.Service
@@ -601,7 +580,7 @@ type endIndex struct {
 	hot      []endHot
 	ends     []end
 	strs     []string // the ends as written, by id
-	ranks    []int32  // their ranks, by id
+	ranks    []int32  // their places among them (equal strings, equal ranks), by id
 }
 
 func newEndIndex(edges *passEdges, p *passer, lookup *suggest.Lookup, nsLabels map[string]map[string]string, key string, marks *namespaceMarks) *endIndex {
@@ -634,7 +613,7 @@ func (x *endIndex) get(id int32) *endHot {
 	}
 	e := x.edges.eps[id]
 	n := &x.ends[id]
-	*n = end{ep: e, str: x.strs[id], rank: x.ranks[id], eng: x.p.endpoint(e)}
+	*n = end{eng: x.p.endpoint(e)}
 	if e.Kind == flow.EndpointWorkload && e.WorkloadKind == inventory.ServiceEndpointKind {
 		n.service, n.svc, n.backends = true, x.p.services[e], x.p.backends[e]
 	}
@@ -648,7 +627,7 @@ func (x *endIndex) get(id int32) *endHot {
 
 // judge judges an edge between two ends against the current policies.
 func (p *passer) judge(e *flow.Edge, src, dst *end) judgement {
-	j := judgement{done: true, srcRank: src.rank, dstRank: dst.rank}
+	j := judgement{done: true}
 	dropped := e.Verdicts[flow.VerdictDropped] > 0
 	denied := false
 	if proto, known := e.Protocol.Kubernetes(); known {
@@ -679,10 +658,7 @@ func (p *passer) judge(e *flow.Edge, src, dst *end) judgement {
 			}
 		}
 	}
-	j.rc.DeniedByPolicies = denied
-	if j.red = dropped || denied; j.red {
-		j.rc = RedConnection{Src: src.str, Dst: dst.str, Protocol: e.Protocol.String(), Port: e.Port, DeniedByPolicies: denied, Dropped: dropped}
-	}
+	j.denied, j.dropped, j.red = denied, dropped, dropped || denied
 	return j
 }
 

@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -465,4 +466,28 @@ func TestPassReportWithoutTraffic(t *testing.T) {
 			t.Fatalf("%s: %s", cm.Name, cm.Data[KeyReport])
 		}
 	}
+}
+
+// redCmp is the order of red connections, spelled out on their strings:
+// source, destination, protocol, port, then the two verdicts.
+func redCmp(a, b RedConnection) int {
+	if c := strings.Compare(a.Src, b.Src); c != 0 {
+		return c
+	}
+	if c := strings.Compare(a.Dst, b.Dst); c != 0 {
+		return c
+	}
+	if c := strings.Compare(a.Protocol, b.Protocol); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.Port, b.Port); c != 0 {
+		return c
+	}
+	if a.DeniedByPolicies != b.DeniedByPolicies {
+		return boolCmp(a.DeniedByPolicies)
+	}
+	if a.Dropped != b.Dropped {
+		return boolCmp(a.Dropped)
+	}
+	return 0
 }
