@@ -11,10 +11,11 @@ import (
 	"github.com/redline-dev/redline/internal/suggest"
 )
 
-// NamespaceEdgeReader reads every edge touching a namespace at once
-// (store.Store does).
+// NamespaceEdgeReader reads every edge touching a namespace at once, but
+// for those into it from workloads of the namespaces sources (store.Store
+// does).
 type NamespaceEdgeReader interface {
-	NamespaceEdges(ctx context.Context, ns string, from, to time.Time) ([]flow.Edge, error)
+	NamespaceEdgesExcept(ctx context.Context, ns string, sources []string, from, to time.Time) ([]flow.Edge, error)
 }
 
 // passEdges holds a pass's edges in memory, by workload, each edge once:
@@ -77,13 +78,13 @@ func bulkEdges(ctx context.Context, r suggest.EdgeReader, inv *inventory.Invento
 	}
 	isListed := func(e flow.Endpoint) bool { return e.Kind == flow.EndpointWorkload && listed[e.Namespace] }
 	for _, ns := range namespaces {
-		edges, err := nr.NamespaceEdges(ctx, ns, from, to)
+		// An edge between two namespaces is read with its source's
+		// namespace, or with its destination's when its source is not a
+		// workload of a listed namespace: each edge once.
+		edges, err := nr.NamespaceEdgesExcept(ctx, ns, namespaces, from, to)
 		if err != nil {
 			return nil, err
 		}
-		// An edge between two namespaces comes back from both queries: it
-		// is filed from its source's (or, when that is not a workload of
-		// a listed namespace, from its destination's).
 		p.file(edges, func(e *flow.Edge) bool {
 			if isListed(e.Src) {
 				return e.Src.Namespace == ns

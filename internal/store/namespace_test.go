@@ -120,6 +120,22 @@ func TestNamespaceEdgesMatchesReference(t *testing.T) {
 				if !reflect.DeepEqual(got, want) {
 					t.Errorf("%s: NamespaceEdges(%s, %v) differs from the reference:\ngot  %v\nwant %v", stage, ns, w, got, want)
 				}
+				// Except some source namespaces: the same edges but those
+				// into ns from workloads there.
+				sources := []string{"pay", "ops", "unknown-ns", ns}
+				except, err := s.NamespaceEdgesExcept(ctx, ns, sources, w[0], w[1])
+				if err != nil {
+					t.Fatal(err)
+				}
+				wantExcept := slices.DeleteFunc(slices.Clone(got), func(e flow.Edge) bool {
+					return e.Src.Kind == flow.EndpointWorkload && e.Src.Namespace != ns && slices.Contains(sources, e.Src.Namespace)
+				})
+				if len(wantExcept) == 0 {
+					wantExcept = nil
+				}
+				if !reflect.DeepEqual(except, wantExcept) {
+					t.Errorf("%s: NamespaceEdgesExcept(%s, %v, %v):\ngot  %v\nwant %v", stage, ns, sources, w, except, wantExcept)
+				}
 				if i < len(inNS) {
 					if union := workloadEdgesUnion(t, s, inNS[i], w[0], w[1]); !reflect.DeepEqual(got, union) {
 						t.Errorf("%s: NamespaceEdges(%s, %v) differs from its workloads' edges:\ngot  %v\nwant %v", stage, ns, w, got, union)

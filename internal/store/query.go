@@ -358,9 +358,10 @@ type nsEdgeID [2*refLen + 3]byte
 // namespace's.
 type nsScan struct {
 	group  uint32
-	egress bool    // scanning egress keys, else ingress ones
-	self   ref     // the endpoint scanned
-	rest   restKey // peer | proto | port of the current key
+	skip   map[uint32]bool // groups whose workloads' edges into the namespace are left out
+	egress bool            // scanning egress keys, else ingress ones
+	self   ref             // the endpoint scanned
+	rest   restKey         // peer | proto | port of the current key
 	local  map[restKey]int32
 	ids    []nsEdgeID
 	aggregates
@@ -394,6 +395,7 @@ func (s *Store) putNSScan(q *nsScan) {
 		return
 	}
 	clear(q.local)
+	q.skip = nil
 	q.ids = q.ids[:0]
 	q.aggregates.reset()
 	clear(q.eps)
@@ -430,8 +432,8 @@ func (q *nsScan) scan(txn *badger.Txn, hourFam, dayFam byte, p plan, egress bool
 			for ; r.valid() && r.ref() == q.self; r.next() {
 				item := r.it.Item()
 				q.rest = restKey(item.Key()[1+refLen+4:])
-				if !egress && refAt(q.rest[:]).group() == q.group {
-					continue // seen from the egress side
+				if g := refAt(q.rest[:]).group(); !egress && (g == q.group || q.skip[g]) {
+					continue // seen from the egress side, or left to the source's query
 				}
 				if err := item.Value(q.value); err != nil {
 					return err
@@ -470,6 +472,19 @@ func (q *nsScan) add(v []byte) error {
 // in namespace ns over [from, to), aggregated across hour buckets, sorted
 // by source, destination, protocol and port.
 func (s *Store) NamespaceEdges(ctx context.Context, ns string, from, to time.Time) ([]flow.Edge, error) {
+	return s.namespaceEdges(ctx, ns, nil, from, to)
+}
+
+// NamespaceEdgesExcept is NamespaceEdges without the edges into ns whose
+// source is a workload of one of the namespaces sources: a caller that
+// reads all of them (the audit) gets those from the source's query, so
+// every edge once — and the store reads each edge between two namespaces
+// once instead of twice.
+func (s *Store) NamespaceEdgesExcept(ctx context.Context, ns string, sources []string, from, to time.Time) ([]flow.Edge, error) {
+	return s.namespaceEdges(ctx, ns, sources, from, to)
+}
+
+func (s *Store) namespaceEdges(ctx context.Context, ns string, sources []string, from, to time.Time) ([]flow.Edge, error) {
 	w, ok := windowOf(from, to)
 	if !ok {
 		return nil, nil
@@ -483,6 +498,14 @@ func (s *Store) NamespaceEdges(ctx context.Context, ns string, from, to time.Tim
 			return nil
 		}
 		q.group = g
+		if len(sources) > 0 {
+			q.skip = make(map[uint32]bool, len(sources))
+			for _, src := range sources {
+				if sg, ok := s.dict.namespaceGroup(src); ok {
+					q.skip[sg] = true
+				}
+			}
+		}
 		// Out of the namespace (and inside it).
 		if err := q.scan(txn, famEgress, famEgressDay, pl, true); err != nil {
 			return err
