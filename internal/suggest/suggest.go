@@ -363,9 +363,7 @@ type builder struct {
 	dsts   []*netpol.Workload // the subject's workloads
 	lookup *Lookup
 
-	nss  map[string]netpol.Namespace
-	wls  map[flow.Endpoint]*netpol.Workload
-	svcs map[[2]string]*inventory.Service
+	nss map[string]netpol.Namespace
 
 	sc       *scratch
 	excluded map[Row]bool
@@ -459,22 +457,15 @@ func Suggest(in Input, ch Choices) (Suggestion, error) {
 
 // Lookup finds an inventory's namespaces, workloads and Services by name.
 type Lookup struct {
-	inv  *inventory.Inventory
-	nss  map[string]netpol.Namespace
-	wls  map[flow.Endpoint]*netpol.Workload
-	svcs map[[2]string]*inventory.Service
-	// backends are the pods (workloads, off the host network) each
-	// Service with a selector selects.
-	backends map[*inventory.Service][]*netpol.Workload
+	inv *inventory.Inventory
+	nss map[string]netpol.Namespace
 	// podsByNS are the workloads off the host network, per namespace.
 	podsByNS map[string][]*netpol.Workload
-	// selecting are the Service endpoints selecting each workload.
-	selecting map[*netpol.Workload][]flow.Endpoint
 	// nodeLocalDNS: a workload labelled k8s-app=node-local-dns exists.
 	nodeLocalDNS bool
-	// peers has an entry per workload and Service endpoint: what rows
-	// with that peer need, resolved once for every suggestion made with
-	// the Lookup instead of once per row.
+	// peers has an entry per workload and Service endpoint: the workload
+	// or Service, and what rows with that peer need, resolved once for
+	// every suggestion made with the Lookup instead of once per row.
 	peers map[flow.Endpoint]*peerEntry
 	// onePort are rules' ports lists of a single port, shared.
 	onePort map[portKey][]networkingv1.NetworkPolicyPort
@@ -495,6 +486,22 @@ func (l *Lookup) Peer(e flow.Endpoint) *Peer { return l.peers[e] }
 // String is the endpoint as written (flow.Endpoint.String).
 func (e *Peer) String() string { return e.str }
 
+// Workload is the entry's workload; nil for a Service, or no entry.
+func (e *Peer) Workload() *netpol.Workload {
+	if e == nil {
+		return nil
+	}
+	return e.w
+}
+
+// Service is the entry's Service; nil for a workload, or no entry.
+func (e *Peer) Service() *inventory.Service {
+	if e == nil {
+		return nil
+	}
+	return e.svc
+}
+
 // peerEntry is a workload or Service as the peer of rows.
 type peerEntry struct {
 	// What every row with the peer reads comes first, on one cache line:
@@ -513,10 +520,13 @@ type peerEntry struct {
 	same  []networkingv1.NetworkPolicyPeer
 	cross []networkingv1.NetworkPolicyPeer
 
-	w                   *netpol.Workload   // the workload, or nil
-	svc                 *inventory.Service // the Service, or nil
-	backends            []*netpol.Workload // svc's (Lookup.backends)
-	lbls                map[string]string  // the workload's stable labels or the Service's selector
+	w   *netpol.Workload   // the workload, or nil
+	svc *inventory.Service // the Service, or nil
+	// backends are the pods (workloads off the host network) svc selects.
+	backends []*netpol.Workload
+	// selecting are the Services selecting w (host network or not).
+	selecting           []flow.Endpoint
+	lbls                map[string]string // the workload's stable labels or the Service's selector
 	crossKey, crossVal  string
 	sameYAML, crossYAML []byte // same's and cross's YAML (Lookup.fragments)
 }
@@ -527,17 +537,12 @@ func NewLookup(inv *inventory.Inventory) *Lookup {
 	l := &Lookup{
 		inv:       inv,
 		nss:       make(map[string]netpol.Namespace, len(inv.Namespaces)),
-		wls:       make(map[flow.Endpoint]*netpol.Workload, len(inv.Workloads)),
-		svcs:      make(map[[2]string]*inventory.Service, len(inv.Services)),
 		peers:     make(map[flow.Endpoint]*peerEntry, len(inv.Workloads)+len(inv.Services)),
 		onePort:   map[portKey][]networkingv1.NetworkPolicyPort{},
 		fragments: map[*networkingv1.NetworkPolicyPeer]*[]byte{},
 	}
 	for _, n := range inv.Namespaces {
 		l.nss[n.Name] = n
-	}
-	for _, w := range inv.Workloads {
-		l.wls[flow.WorkloadEndpoint(w.Namespace, w.Kind, w.Name)] = w
 	}
 	l.podsByNS = map[string][]*netpol.Workload{}
 	allByNS := map[string][]*netpol.Workload{}
@@ -553,32 +558,28 @@ func NewLookup(inv *inventory.Inventory) *Lookup {
 			l.nodeLocalDNS = true
 		}
 	}
-	l.backends = make(map[*inventory.Service][]*netpol.Workload, len(inv.Services))
-	l.selecting = map[*netpol.Workload][]flow.Endpoint{}
 	for i := range inv.Services {
 		s := &inv.Services[i]
-		l.svcs[[2]string{s.Namespace, s.Name}] = s
 		ep := inventory.ServiceEndpoint(s.Namespace, s.Name)
 		// A copy: policies share it, and must not share the inventory's.
-		l.peers[ep] = &peerEntry{svc: s, lbls: maps.Clone(s.Selector), noLabels: len(s.Selector) == 0, lblStr: labelString(s.Selector), str: ep.String()}
+		e := &peerEntry{svc: s, lbls: maps.Clone(s.Selector), noLabels: len(s.Selector) == 0, lblStr: labelString(s.Selector), str: ep.String()}
+		l.peers[ep] = e
 		if len(s.Selector) == 0 {
 			continue
 		}
 		for _, w := range l.podsByNS[s.Namespace] {
 			if s.Selects(w.Labels) {
-				l.backends[s] = append(l.backends[s], w)
+				e.backends = append(e.backends, w)
 			}
 		}
 		// ServicesSelecting counts host-network workloads too.
 		for _, w := range allByNS[s.Namespace] {
 			if s.Selects(w.Labels) {
-				l.selecting[w] = append(l.selecting[w], ep)
+				// Only w's own entry: a later workload of the same name took its place.
+				if we := l.peers[flow.WorkloadEndpoint(w.Namespace, w.Kind, w.Name)]; we.w == w {
+					we.selecting = append(we.selecting, ep)
+				}
 			}
-		}
-	}
-	for _, e := range l.peers {
-		if e.svc != nil {
-			e.backends = l.backends[e.svc]
 		}
 	}
 	ranked := slices.SortedFunc(maps.Values(l.peers), func(a, b *peerEntry) int { return strings.Compare(a.str, b.str) })
@@ -606,8 +607,24 @@ func (l *Lookup) NodeLocalDNS() bool { return l.nodeLocalDNS }
 // workload subject (none for an unknown workload): the package's
 // ServicesSelecting without a scan.
 func (l *Lookup) ServicesSelecting(subject flow.Endpoint) []flow.Endpoint {
-	if w := l.wls[subject]; w != nil {
-		return l.selecting[w]
+	if e := l.peers[subject]; e != nil {
+		return e.selecting
+	}
+	return nil
+}
+
+// workload is the workload of an endpoint, nil for any other.
+func (l *Lookup) workload(e flow.Endpoint) *netpol.Workload {
+	if p := l.peers[e]; p != nil {
+		return p.w
+	}
+	return nil
+}
+
+// service is the Service ns/name, or nil.
+func (l *Lookup) service(ns, name string) *inventory.Service {
+	if p := l.peers[inventory.ServiceEndpoint(ns, name)]; p != nil {
+		return p.svc
 	}
 	return nil
 }
@@ -618,11 +635,7 @@ func (l *Lookup) Gather(ctx context.Context, r EdgeReader, subject flow.Endpoint
 	if ingress, egress, err = r.WorkloadEdges(ctx, subject, from, to); err != nil {
 		return nil, nil, err
 	}
-	w := l.wls[subject]
-	if w == nil {
-		return ingress, egress, nil
-	}
-	for _, svc := range l.selecting[w] {
+	for _, svc := range l.ServicesSelecting(subject) {
 		in, _, err := r.WorkloadEdges(ctx, svc, from, to)
 		if err != nil {
 			return nil, nil, err
@@ -637,7 +650,7 @@ func (b *builder) index() {
 	if l == nil || l.inv != b.in.Inventory {
 		l = NewLookup(b.in.Inventory)
 	}
-	b.nss, b.wls, b.svcs, b.lookup = l.nss, l.wls, l.svcs, l
+	b.nss, b.lookup = l.nss, l
 	if b.sc, l.scratch = l.scratch, nil; b.sc == nil {
 		b.sc = &scratch{}
 	}
@@ -674,7 +687,7 @@ func (b *builder) subject() error {
 	}
 	b.ns = s.Namespace
 	if isService(s) {
-		svc := b.svcs[[2]string{s.Namespace, s.Name}]
+		svc := b.lookup.service(s.Namespace, s.Name)
 		if svc == nil {
 			return ErrUnknownSubject
 		}
@@ -685,7 +698,7 @@ func (b *builder) subject() error {
 		b.dsts = b.backends(svc)
 		return nil
 	}
-	w := b.wls[s]
+	w := b.lookup.workload(s)
 	if w == nil {
 		return ErrUnknownSubject
 	}
@@ -707,7 +720,7 @@ func (b *builder) subject() error {
 
 // backends are the non-host-network workloads a Service's selector picks.
 func (b *builder) backends(svc *inventory.Service) []*netpol.Workload {
-	return b.lookup.backends[svc]
+	return b.lookup.peers[inventory.ServiceEndpoint(svc.Namespace, svc.Name)].backends
 }
 
 // keyedRow is a row with what sorting and adding it need.
@@ -933,7 +946,7 @@ func (b *builder) addRow(k *keyedRow) bool {
 	default: // ingress: the subject is the destination
 		if len(k.vias) > 0 {
 			for _, v := range k.vias {
-				svc := b.svcs[[2]string{v.Namespace, v.Name}]
+				svc := b.lookup.service(v.Namespace, v.Name)
 				if svc == nil {
 					ports = append(ports, b.named(proto, int32(r.Port), b.dsts, b.ch.NamedPorts))
 					continue
@@ -941,7 +954,7 @@ func (b *builder) addRow(k *keyedRow) bool {
 				ports = append(ports, b.servicePorts(svc, proto, r.Port, b.dsts, b.ch.NamedPorts)...)
 			}
 		} else if isService(b.in.Subject) {
-			ports = append(ports, b.servicePorts(b.svcs[[2]string{b.ns, b.in.Subject.Name}], proto, r.Port, b.dsts, b.ch.NamedPorts)...)
+			ports = append(ports, b.servicePorts(b.lookup.service(b.ns, b.in.Subject.Name), proto, r.Port, b.dsts, b.ch.NamedPorts)...)
 		} else {
 			ports = append(ports, b.named(proto, int32(r.Port), b.dsts, b.ch.NamedPorts))
 		}
@@ -1179,10 +1192,10 @@ func (b *builder) isDNS(p flow.Endpoint) bool {
 		return p.Name == dnsService
 	}
 	sel := map[string]string{"k8s-app": "kube-dns"}
-	if svc := b.svcs[[2]string{dnsNamespace, dnsService}]; svc != nil && len(svc.Selector) > 0 {
+	if svc := b.lookup.service(dnsNamespace, dnsService); svc != nil && len(svc.Selector) > 0 {
 		sel = svc.Selector
 	}
-	w := b.wls[p]
+	w := b.lookup.workload(p)
 	return w != nil && !w.HostNetwork && selects(sel, w.Labels)
 }
 
@@ -1190,7 +1203,7 @@ func (b *builder) isDNS(p flow.Endpoint) bool {
 func (b *builder) dns() {
 	sel := map[string]string{"k8s-app": "kube-dns"}
 	ports := []portKey{{proto: corev1.ProtocolUDP, num: 53}, {proto: corev1.ProtocolTCP, num: 53}}
-	if svc := b.svcs[[2]string{dnsNamespace, dnsService}]; svc != nil && len(svc.Selector) > 0 {
+	if svc := b.lookup.service(dnsNamespace, dnsService); svc != nil && len(svc.Selector) > 0 {
 		sel = svc.Selector
 		backends := b.backends(svc)
 		var got []portKey
@@ -1380,11 +1393,11 @@ func (b *builder) conns(r Row) []conn {
 	case r.Peer.Kind == flow.EndpointAddress:
 		peers = []netpol.Endpoint{netpol.AddrEndpoint(r.Peer.Addr.Unmap())}
 	case isService(r.Peer):
-		if svc := b.svcs[[2]string{r.Peer.Namespace, r.Peer.Name}]; svc != nil {
+		if svc := b.lookup.service(r.Peer.Namespace, r.Peer.Name); svc != nil {
 			peerWls = b.backends(svc)
 		}
 	case r.Peer.Kind == flow.EndpointWorkload:
-		if w := b.wls[r.Peer]; w != nil {
+		if w := b.lookup.workload(r.Peer); w != nil {
 			peerWls = []*netpol.Workload{w}
 		}
 	}
@@ -1393,7 +1406,7 @@ func (b *builder) conns(r Row) []conn {
 		if r.Direction == netpol.Egress {
 			var svc *inventory.Service
 			if isService(r.Peer) {
-				svc = b.svcs[[2]string{r.Peer.Namespace, r.Peer.Name}]
+				svc = b.lookup.service(r.Peer.Namespace, r.Peer.Name)
 			}
 			for _, pw := range peerWls {
 				for _, n := range b.targetNums(svc, proto, r.Port, pw) {
@@ -1407,10 +1420,10 @@ func (b *builder) conns(r Row) []conn {
 		}
 		var svcs []*inventory.Service
 		for _, v := range b.viaOf(r) {
-			svcs = append(svcs, b.svcs[[2]string{v.Namespace, v.Name}])
+			svcs = append(svcs, b.lookup.service(v.Namespace, v.Name))
 		}
 		if len(svcs) == 0 && isService(b.in.Subject) {
-			svcs = append(svcs, b.svcs[[2]string{b.ns, b.in.Subject.Name}])
+			svcs = append(svcs, b.lookup.service(b.ns, b.in.Subject.Name))
 		}
 		if len(svcs) == 0 {
 			svcs = []*inventory.Service{nil}
@@ -1602,7 +1615,7 @@ func (b *builder) selectablePeer(p flow.Endpoint) bool {
 	if isService(p) {
 		return true
 	}
-	w := b.wls[p]
+	w := b.lookup.workload(p)
 	return w != nil && !w.HostNetwork
 }
 
@@ -1646,7 +1659,7 @@ func (b *builder) namespacesOf(rows []Row) []netpol.Namespace {
 		}
 		add(r.Peer.Namespace)
 		if isService(r.Peer) {
-			if svc := b.svcs[[2]string{r.Peer.Namespace, r.Peer.Name}]; svc != nil {
+			if svc := b.lookup.service(r.Peer.Namespace, r.Peer.Name); svc != nil {
 				for _, w := range b.backends(svc) {
 					add(w.Namespace)
 				}
