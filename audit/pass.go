@@ -215,8 +215,8 @@ func Pass(ctx context.Context, in PassInput) (PassResult, error) {
 			res.OptedOut = append(res.OptedOut, ns.Name)
 		}
 	}
-	p := newPasser(inv, ix)
 	lookup := suggest.NewLookup(inv)
+	p := newPasser(inv, ix)
 	summaries := protection(inv, optedOut)
 	// The edges the CNI and the engine disagree on, made a map once their
 	// number is known: growing a map of large keys edge by edge cost more.
@@ -424,33 +424,22 @@ func Pass(ctx context.Context, in PassInput) (PassResult, error) {
 
 // passer judges edges against the current policies.
 type passer struct {
-	inv   *inventory.Inventory
-	ix    *netpol.Index
-	byKey map[flow.Endpoint]*netpol.Workload
-	// services and backends map a Service endpoint to the Service and the
-	// workloads it selects, built once per pass: looking them up per edge
-	// would cost a scan of every workload.
-	services map[flow.Endpoint]*inventory.Service
+	ix *netpol.Index
+	// backends map a Service endpoint to the workloads it selects, host
+	// network included (suggest.Lookup's leave those out), built once per
+	// pass: looking them up per edge would cost a scan of every workload.
 	backends map[flow.Endpoint][]*netpol.Workload
 }
 
 func newPasser(inv *inventory.Inventory, ix *netpol.Index) *passer {
-	p := &passer{
-		inv: inv, ix: ix,
-		byKey:    make(map[flow.Endpoint]*netpol.Workload, len(inv.Workloads)),
-		services: make(map[flow.Endpoint]*inventory.Service, len(inv.Services)),
-		backends: map[flow.Endpoint][]*netpol.Workload{},
-	}
+	p := &passer{ix: ix, backends: map[flow.Endpoint][]*netpol.Workload{}}
 	byNS := map[string][]*inventory.Service{}
 	for i := range inv.Services {
-		s := &inv.Services[i]
-		p.services[inventory.ServiceEndpoint(s.Namespace, s.Name)] = s
-		if len(s.Selector) > 0 {
+		if s := &inv.Services[i]; len(s.Selector) > 0 {
 			byNS[s.Namespace] = append(byNS[s.Namespace], s)
 		}
 	}
 	for _, w := range inv.Workloads {
-		p.byKey[flow.WorkloadEndpoint(w.Namespace, w.Kind, w.Name)] = w
 		for _, s := range byNS[w.Namespace] {
 			if s.Selects(w.Labels) {
 				ep := inventory.ServiceEndpoint(s.Namespace, s.Name)
@@ -612,13 +601,14 @@ func (x *endIndex) get(id int32) *endHot {
 		return h
 	}
 	e := x.edges.eps[id]
+	peer := x.lookup.Peer(e)
 	n := &x.ends[id]
-	*n = end{eng: x.p.endpoint(e)}
+	*n = end{eng: engineEndpoint(e, x.lookup)}
 	if e.Kind == flow.EndpointWorkload && e.WorkloadKind == inventory.ServiceEndpointKind {
-		n.service, n.svc, n.backends = true, x.p.services[e], x.p.backends[e]
+		n.service, n.svc, n.backends = true, peer.Service(), x.p.backends[e]
 	}
 	_, has := x.nsLabels[e.Namespace][x.key]
-	*h = endHot{ready: true, peer: x.lookup.Peer(e), lacksKey: !has, mark: -1}
+	*h = endHot{ready: true, peer: peer, lacksKey: !has, mark: -1}
 	if x.marks != nil {
 		h.mark = x.marks.indexOf(e.Namespace)
 	}
@@ -662,13 +652,13 @@ func (p *passer) judge(e *flow.Edge, src, dst *end) judgement {
 	return j
 }
 
-// endpoint maps a flow endpoint to the engine's: a known workload, an
-// address, or (a node, an unknown workload) an endpoint no policy selects
-// and no ipBlock matches.
-func (p *passer) endpoint(e flow.Endpoint) netpol.Endpoint {
+// engineEndpoint maps a flow endpoint to the engine's: a workload the
+// Lookup knows, an address, or (a node, an unknown workload) an endpoint no
+// policy selects and no ipBlock matches.
+func engineEndpoint(e flow.Endpoint, l *suggest.Lookup) netpol.Endpoint {
 	switch e.Kind {
 	case flow.EndpointWorkload:
-		if w := p.byKey[flow.Endpoint{Kind: flow.EndpointWorkload, Namespace: e.Namespace, WorkloadKind: e.WorkloadKind, Name: e.Name}]; w != nil {
+		if w := l.Peer(flow.WorkloadEndpoint(e.Namespace, e.WorkloadKind, e.Name)).Workload(); w != nil {
 			return netpol.WorkloadEndpoint(w)
 		}
 	case flow.EndpointAddress:
