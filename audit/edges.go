@@ -30,8 +30,7 @@ type passEdges struct {
 	// them (appending the large Edge values themselves, per endpoint, cost
 	// more in slice growth than the queries).
 	batches [][]flow.Edge
-	// ends[b][i] are the ids of batches[b][i]'s source and destination
-	// (for the edges filed from that batch).
+	// ends[b][i] are the ids of batches[b][i]'s source and destination.
 	ends [][][2]int32
 	// offsets[b] is the position of batches[b][0].
 	offsets []int32
@@ -69,14 +68,9 @@ func bulkEdges(ctx context.Context, r suggest.EdgeReader, inv *inventory.Invento
 		if err != nil {
 			return nil, err
 		}
-		p.file(edges, func(*flow.Edge) bool { return true }, func(e flow.Endpoint) bool { return e.Kind == flow.EndpointWorkload })
+		p.file(edges)
 		return p, nil
 	}
-	listed := make(map[string]bool, len(namespaces))
-	for _, ns := range namespaces {
-		listed[ns] = true
-	}
-	isListed := func(e flow.Endpoint) bool { return e.Kind == flow.EndpointWorkload && listed[e.Namespace] }
 	for _, ns := range namespaces {
 		// An edge between two namespaces is read with its source's
 		// namespace, or with its destination's when its source is not a
@@ -85,20 +79,14 @@ func bulkEdges(ctx context.Context, r suggest.EdgeReader, inv *inventory.Invento
 		if err != nil {
 			return nil, err
 		}
-		p.file(edges, func(e *flow.Edge) bool {
-			if isListed(e.Src) {
-				return e.Src.Namespace == ns
-			}
-			return e.Dst.Namespace == ns
-		}, isListed)
+		p.file(edges)
 	}
 	return p, nil
 }
 
-// file adds a batch of edges, filing those that own says are filed from
-// it as their source's egress and their destination's ingress (for a
-// listed workload destination).
-func (p *passEdges) file(edges []flow.Edge, own func(*flow.Edge) bool, listed func(flow.Endpoint) bool) {
+// file adds a batch of edges, each as its source's egress and its
+// destination's ingress (for workload ends).
+func (p *passEdges) file(edges []flow.Edge) {
 	batch := int32(len(p.batches))
 	p.batches = append(p.batches, edges)
 	ends := make([][2]int32, len(edges))
@@ -107,16 +95,13 @@ func (p *passEdges) file(edges []flow.Edge, own func(*flow.Edge) bool, listed fu
 	p.total += len(edges)
 	for i := range edges {
 		e := &edges[i]
-		if !own(e) {
-			continue
-		}
 		ref := edgeRef{batch, int32(i)}
 		src, dst := p.id(e.Src), p.id(e.Dst)
 		ends[i] = [2]int32{src, dst}
 		if e.Src.Kind == flow.EndpointWorkload {
 			p.out[src] = append(p.out[src], ref)
 		}
-		if listed(e.Dst) {
+		if e.Dst.Kind == flow.EndpointWorkload {
 			p.in[dst] = append(p.in[dst], ref)
 		}
 	}

@@ -232,9 +232,8 @@ func Pass(ctx context.Context, in PassInput) (PassResult, error) {
 			labelKey: in.NamespaceLabelKey, nodeLocalDNS: lookup.NodeLocalDNS()})
 		marks = newNamespaceMarks(inv.NamespaceFingerprints())
 	}
-	// redAll has every red edge's connection with its namespaces; two
-	// edges can read the same (an address seen with two classes): sorted
-	// and compacted at the end.
+	// redAll has every red edge; two can read the same (an address seen
+	// with two classes): sorted and compacted at the end.
 	var redAll []redEdge
 	redByNS := map[string]int{}
 	unlabeled := map[string]map[string]bool{}
