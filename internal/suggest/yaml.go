@@ -26,16 +26,7 @@ func YAML(p *networkingv1.NetworkPolicy) ([]byte, error) {
 }
 
 // YAMLString is YAML as a string, without the copy string(YAML(p)) makes.
-func YAMLString(p *networkingv1.NetworkPolicy) (string, error) {
-	if p == nil {
-		return "", fmt.Errorf("render policy: no policy")
-	}
-	if out, ok := typedPolicyYAMLAs(p, func(b []byte) string { return string(b) }, nil); ok {
-		return out, nil
-	}
-	out, err := treeYAML(p)
-	return string(out), err
-}
+func YAMLString(p *networkingv1.NetworkPolicy) (string, error) { return yamlString(p, nil) }
 
 // YAMLString is the package's YAMLString for a policy suggested with the
 // Lookup: the peers it shares with other suggestions (a workload's pods
@@ -43,10 +34,14 @@ func YAMLString(p *networkingv1.NetworkPolicy) (string, error) {
 // Lookup and copied after — visiting their label maps, scattered over the
 // heap, cost an audit pass more than writing them.
 func (l *Lookup) YAMLString(p *networkingv1.NetworkPolicy) (string, error) {
+	return yamlString(p, l.fragments)
+}
+
+func yamlString(p *networkingv1.NetworkPolicy, fragments map[*networkingv1.NetworkPolicyPeer]*[]byte) (string, error) {
 	if p == nil {
 		return "", fmt.Errorf("render policy: no policy")
 	}
-	if out, ok := typedPolicyYAMLAs(p, func(b []byte) string { return string(b) }, l.fragments); ok {
+	if out, ok := typedPolicyYAMLAs(p, func(b []byte) string { return string(b) }, fragments); ok {
 		return out, nil
 	}
 	out, err := treeYAML(p)
