@@ -28,16 +28,7 @@ func TestPassMemo(t *testing.T) {
 	// without one.
 	pass := func(step string, wantMisses int) PassResult {
 		t.Helper()
-		in.Memo = nil
-		want, err := Pass(context.Background(), in)
-		if err != nil {
-			t.Fatal(err)
-		}
-		in.Memo = memo
-		got, err := Pass(context.Background(), in)
-		if err != nil {
-			t.Fatal(err)
-		}
+		got, want := passWithAndWithout(t, in, memo)
 		if len(got.ConfigMaps) != len(want.ConfigMaps) || len(got.ConfigMaps) < 250 {
 			t.Fatalf("%s: %d ConfigMaps with the memo, %d without", step, len(got.ConfigMaps), len(want.ConfigMaps))
 		}
@@ -235,16 +226,7 @@ func TestPassMemoRandomChanges(t *testing.T) {
 			inv.Workloads[slices.Index(inv.Workloads, w)] = &c
 			what = "host network flipped " + w.Key()
 		}
-		in.Memo = nil
-		want, err := Pass(context.Background(), in)
-		if err != nil {
-			t.Fatal(err)
-		}
-		in.Memo = memo
-		got, err := Pass(context.Background(), in)
-		if err != nil {
-			t.Fatal(err)
-		}
+		got, want := passWithAndWithout(t, in, memo)
 		if len(got.ConfigMaps) != len(want.ConfigMaps) {
 			t.Fatalf("round %d (%s): %d ConfigMaps with the memo, %d without", round, what, len(got.ConfigMaps), len(want.ConfigMaps))
 		}
@@ -260,4 +242,19 @@ func TestPassMemoRandomChanges(t *testing.T) {
 		rendered += memo.Misses
 	}
 	t.Logf("%d workload renderings over 40 passes of about %d workloads", rendered, len(inv.Workloads))
+}
+
+// passWithAndWithout runs a pass with the memo and one without.
+func passWithAndWithout(t *testing.T, in PassInput, memo *Memo) (got, want PassResult) {
+	t.Helper()
+	in.Memo = nil
+	want, err := Pass(context.Background(), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in.Memo = memo
+	if got, err = Pass(context.Background(), in); err != nil {
+		t.Fatal(err)
+	}
+	return got, want
 }
