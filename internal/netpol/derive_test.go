@@ -70,17 +70,7 @@ func TestWithNamespacePoliciesMatchesNewIndex(t *testing.T) {
 				t.Fatalf("%s: %v", name, err)
 			}
 			all := slices.Concat(slices.DeleteFunc(slices.Clone(current), func(p *networkingv1.NetworkPolicy) bool { return p.Namespace == ns }), next)
-			fresh, err := netpol.NewIndex(nss, wls, all, opts)
-			if err != nil {
-				t.Fatalf("%s: %v", name, err)
-			}
-			if got, want := derived.Policies(), fresh.Policies(); !slices.Equal(got, want) {
-				t.Fatalf("%s: Policies() = %v, want %v", name, got, want)
-			}
-			if got, want := derived.ExternalRanges(), fresh.ExternalRanges(); !reflect.DeepEqual(got, want) {
-				t.Fatalf("%s: ExternalRanges() = %v, want %v", name, got, want)
-			}
-			compareIndexes(t, name, derived, fresh, base, conns)
+			compareWithFresh(t, name, derived, nss, wls, all, opts, base, conns)
 			current, ix = all, derived
 			swaps++
 		}
@@ -197,6 +187,23 @@ func judgeAll(ix *netpol.Index, conns []conn) []bool {
 // compareIndexes compares Verdict, VerdictResolved (endpoints resolved by
 // the base index of the derivation, and by the index itself), AllowedConns
 // and, for some connections, Explain.
+// compareWithFresh compares a derived index with one built afresh from
+// the namespaces, workloads and all the policies it should hold.
+func compareWithFresh(t *testing.T, name string, derived *netpol.Index, nss []netpol.Namespace, wls []*netpol.Workload, all []*networkingv1.NetworkPolicy, opts netpol.Options, base *netpol.Index, conns []conn) {
+	t.Helper()
+	fresh, err := netpol.NewIndex(nss, wls, all, opts)
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	if got, want := derived.Policies(), fresh.Policies(); !slices.Equal(got, want) {
+		t.Fatalf("%s: Policies() = %v, want %v", name, got, want)
+	}
+	if got, want := derived.ExternalRanges(), fresh.ExternalRanges(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("%s: ExternalRanges() = %v, want %v", name, got, want)
+	}
+	compareIndexes(t, name, derived, fresh, base, conns)
+}
+
 func compareIndexes(t *testing.T, name string, derived, fresh, base *netpol.Index, conns []conn) {
 	t.Helper()
 	for i, c := range conns {
@@ -355,17 +362,7 @@ func TestWithNamespacePoliciesScratch(t *testing.T) {
 				t.Fatalf("%s: %v", name, err)
 			}
 			all := slices.Concat(slices.DeleteFunc(slices.Clone(pols), func(p *networkingv1.NetworkPolicy) bool { return p.Namespace == ns }), next)
-			fresh, err := netpol.NewIndex(nss, wls, all, netpol.DefaultOptions())
-			if err != nil {
-				t.Fatalf("%s: %v", name, err)
-			}
-			if got, want := derived.Policies(), fresh.Policies(); !slices.Equal(got, want) {
-				t.Fatalf("%s: Policies() = %v, want %v", name, got, want)
-			}
-			if got, want := derived.ExternalRanges(), fresh.ExternalRanges(); !reflect.DeepEqual(got, want) {
-				t.Fatalf("%s: ExternalRanges() = %v, want %v", name, got, want)
-			}
-			compareIndexes(t, name, derived, fresh, base, conns)
+			compareWithFresh(t, name, derived, nss, wls, all, netpol.DefaultOptions(), base, conns)
 			release()
 		}
 		if got := judgeAll(base, conns); !slices.Equal(got, want) {
